@@ -1,0 +1,216 @@
+"""Configuration as data: every setting declared once, with its default and its help.
+
+Read once at start from one TOML file; domain code receives values, never reads the file or the
+environment. A wrong or unknown key stops the program with one line naming it.
+``mappa-intake config example`` prints this table as a commented file, and a test checks that
+every setting here is documented in docs/configuration.md and read by the code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG = Path("mappa-intake.toml")
+LANARKSHIRE_DISTRICTS = (
+    "ML1",
+    "ML2",
+    "ML3",
+    "ML4",
+    "ML5",
+    "ML6",
+    "ML7",
+    "ML8",
+    "ML9",
+    "ML10",
+    "ML11",
+    "ML12",
+    "G65",
+    "G67",
+    "G68",
+    "G69",
+    "G71",
+    "G72",
+    "G73",
+    "G74",
+    "G75",
+)
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    key: str  # "section.name"
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "limits.max_file_mb",
+        25,
+        "Largest document or message read, in MB; larger ones are refused unread.",
+    ),
+    Setting("limits.max_pages", 60, "Most pages read from one PDF."),
+    Setting(
+        "limits.max_decompressed_mb",
+        100,
+        "Most a Word package may expand to, in MB (ZIP bomb guard).",
+    ),
+    Setting(
+        "limits.max_compression_ratio",
+        200,
+        "Largest expansion ratio of one Word package member (ZIP bomb guard).",
+    ),
+    Setting("limits.max_seconds", 60.0, "Longest time spent reading one document, in seconds."),
+    Setting("limits.max_mime_parts", 200, "Most MIME parts walked in one e-mail."),
+    Setting("limits.max_ocr_pages", 10, "Most pages of a scan recognised with OCR."),
+    Setting(
+        "limits.max_memory_mb",
+        4096,
+        "Address-space cap of a parse or check process, in MB (0: no cap).",
+    ),
+    Setting(
+        "triage.categories",
+        ["RSO", "RP", "CAT3"],
+        "MAPPA categories accepted; anything else is flagged (domain.md §2).",
+    ),
+    Setting(
+        "triage.area_postcode_districts",
+        list(LANARKSHIRE_DISTRICTS),
+        "Postcode districts of the area; a person living elsewhere is proposed for redirect.",
+    ),
+    Setting(
+        "calendar.extra_holidays",
+        [],
+        "Local holidays and closures (YYYY-MM-DD) on top of the Scottish bank holidays.",
+    ),
+    Setting(
+        "timescales.release_rule",
+        "s8_2023",
+        "Release-day rule: s8_2023 (Bail and Release from Custody (Scotland) Act 2023 s.8)"
+        " or pre_2023.",
+    ),
+    Setting("timescales.t1_working_days", 3, "T1: notification after a community disposal."),
+    Setting(
+        "timescales.t2_working_days", 5, "T2: referral after a notification proposing Level 2/3."
+    ),
+    Setting("timescales.t3_weeks", 12, "T3: SPS notification/referral before release, in weeks."),
+    Setting("timescales.t4_working_days", 20, "T4: initial Level 2 meeting after the referral."),
+    Setting("timescales.t5_working_days", 5, "T5: initial Level 3 meeting after the referral."),
+    Setting("timescales.t6_weeks", 12, "T6: Level 2 reviews, in weeks."),
+    Setting("timescales.t7_weeks", 6, "T7: Level 3 reviews, in weeks."),
+    Setting("timescales.t8_working_days", 5, "T8: agencies' answers to information requests."),
+    Setting("timescales.t9_working_days", 5, "T9: minutes circulated after a meeting."),
+)
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def _check_type(key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool) or isinstance(value, bool):
+        if not isinstance(value, bool) or not isinstance(default, bool):
+            raise ConfigError(f"{key}: expected {type(default).__name__}, got {value!r}")
+        return value
+    if isinstance(default, float) and isinstance(value, int | float):
+        return float(value)
+    if isinstance(default, list):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of strings")
+        return value
+    if not isinstance(value, type(default)):
+        raise ConfigError(f"{key}: expected {type(default).__name__}, got {value!r}")
+    return value
+
+
+class Settings:
+    """The settings in force: the file's values over the defaults."""
+
+    def __init__(self, values: dict[str, Any], source: Path | None) -> None:
+        self._values = values
+        self.source = source
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in table.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, key + "."))
+        else:
+            flat[key] = value
+    return flat
+
+
+def load(path: Path | None, *, required: bool = False) -> Settings:
+    """The settings from ``path`` (or ./mappa-intake.toml if present), else the defaults."""
+    chosen = path if path is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    values = {s.key: s.default for s in SETTINGS}
+    if chosen is None:
+        return Settings(values, None)
+    try:
+        table = tomllib.loads(chosen.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{chosen}: cannot read configuration: {err.strerror or err}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{chosen}: not valid TOML: {err}") from err
+    for key, value in _flatten(table).items():
+        setting = _BY_KEY.get(key)
+        if setting is None:
+            # Sections of later parts of the system are not ours to judge here.
+            if key.split(".", 1)[0] in _OUR_SECTIONS:
+                raise ConfigError(f"{chosen}: unknown setting {key}")
+            continue
+        values[key] = _check_type(key, value, setting.default)
+    _validate(values)
+    return Settings(values, chosen)
+
+
+_OUR_SECTIONS = frozenset(s.key.split(".", 1)[0] for s in SETTINGS)
+
+
+def _validate(values: dict[str, Any]) -> None:
+    if values["timescales.release_rule"] not in ("s8_2023", "pre_2023"):
+        raise ConfigError("timescales.release_rule: must be s8_2023 or pre_2023")
+    for text in values["calendar.extra_holidays"]:
+        try:
+            date.fromisoformat(text)
+        except ValueError as err:
+            raise ConfigError(
+                f"calendar.extra_holidays: {text!r} is not a YYYY-MM-DD date"
+            ) from err
+    for key, value in values.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            raise ConfigError(f"{key}: must not be negative")
+
+
+def example() -> str:
+    """A complete, commented configuration file with every default."""
+    lines = ["# mappa-intake configuration. Every setting is shown with its default.", ""]
+    section = ""
+    for setting in SETTINGS:
+        head, name = setting.key.split(".", 1)
+        if head != section:
+            lines.extend(["", f"[{head}]"])
+            section = head
+        lines.append(f"# {setting.help}")
+        lines.append(f"{name} = {_toml(setting.default)}")
+    return "\n".join(lines).strip() + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)

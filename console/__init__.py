@@ -1,0 +1,4 @@
+"""The Co-ordinator's web console.
+
+Not built yet: see issue 6.
+"""

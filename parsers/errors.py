@@ -1,0 +1,36 @@
+"""Errors of the parsers. One root, a few documented kinds; each message is one plain line
+that says what is wrong with the document (the caller adds the file name).
+
+    ParseError                      root: the document cannot be read
+    ├── UnsupportedDocument         not a format we read (old binary .doc, an image, ...)
+    ├── EncryptedDocument           password-protected PDF or Word file
+    ├── MacroDocument               a Word document carrying macros (VBA)
+    ├── LimitExceeded               too large, too many pages, a ZIP bomb, too slow
+    └── CorruptDocument             the bytes claim a format but do not hold it
+"""
+
+from __future__ import annotations
+
+
+class ParseError(Exception):
+    """The document cannot be read. ``str(err)`` is one line naming the reason."""
+
+
+class UnsupportedDocument(ParseError):
+    pass
+
+
+class EncryptedDocument(ParseError):
+    pass
+
+
+class MacroDocument(ParseError):
+    pass
+
+
+class LimitExceeded(ParseError):
+    pass
+
+
+class CorruptDocument(ParseError):
+    pass

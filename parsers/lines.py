@@ -1,0 +1,257 @@
+"""Lines of text -> labelled values, tables and loose lines.
+
+Shared by every reader whose document is, in the end, lines of text: a PDF text layer (whose
+table cells arrive as runs of words separated by wide gaps), an e-mail body, OCR output, and
+the paragraphs of a Word document. A line becomes a labelled value when it starts with a label
+we know ("Surname MACLEOD", "D.O.B.: 7.3.84", a label cell beside a value cell); a label alone
+takes its value from the following lines; lines that follow a value and sit in the value column
+(or simply follow it, in plain text) continue it; a header row we know ("Tool | Result | Date")
+opens a table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from parsers.labels import (
+    STOP_WORDS,
+    is_known_label,
+    is_section_marker,
+    match_heading,
+    match_label,
+)
+from parsers.model import Item, LabelledValue, Line, Origin, Table
+from parsers.tables import table_kind
+
+# "Label: value", "Label - value" (a spaced dash only: hyphens live inside values).
+_COLON = re.compile(r"^(?P<label>[^:\n]{1,80}?)\s*(?::|\s[-–]\s)\s*(?P<value>.*)$")
+# A time (09:30) or a URL is not a label separator.
+_NOT_A_LABEL = re.compile(r"(\d$)|(https?$)|(mailto$)", re.I)
+# Cells of a line: tabs, pipes, or runs of 3+ spaces (text layers and OCR keep column gaps).
+_CELL_SPLIT = re.compile(r"\t+|\s*\|\s*|\s{3,}")
+# A label is at most this many words; longer text before a colon is a sentence.
+MAX_LABEL_WORDS = 10
+# Look for a known label in at most this many leading words of a line.
+MAX_PREFIX_WORDS = 9
+# After a one-word label ("Court Hamilton Sheriff Court"), a value runs to at most this many words.
+MAX_SINGLE_WORD_VALUE = 8
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """One line: its cells (one when the line has no column gaps) and where it is."""
+
+    cells: tuple[str, ...]
+    where: str
+    origin: Origin = Origin.TEXT
+    # For a PDF text layer, whose table columns are known from the words' positions: a line
+    # continues a value only when it starts in the value column.
+    columns_known: bool = False
+    in_value_column: bool = False
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.cells)
+
+
+def split_cells(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in _CELL_SPLIT.split(text) if c.strip())
+
+
+def text_lines(text: str, origin: Origin, where_prefix: str = "line") -> list[TextLine]:
+    """Plain text (an e-mail body, OCR output, Word paragraphs) as lines of cells."""
+    return [
+        TextLine(split_cells(raw), f"{where_prefix} {n}", origin)
+        for n, raw in enumerate(text.splitlines(), start=1)
+    ]
+
+
+def _clean_label(label: str) -> str:
+    return label.strip().rstrip(":").strip()
+
+
+def _known(label: str) -> bool:
+    label = _clean_label(label)
+    return bool(label) and (is_known_label(label) or match_label(label) is not None)
+
+
+def _prefix_label(text: str) -> tuple[str, str] | None:
+    """ "Date of Birth 07/03/1984" -> ("Date of Birth", "07/03/1984"): the longest leading run
+    of words that is exactly a label we know."""
+    words = text.split()
+    if not words or words[0].lower() in STOP_WORDS:
+        return None  # "The assessments were discussed..." is a sentence, not a label
+    for n in range(min(len(words) - 1, MAX_PREFIX_WORDS), 0, -1):
+        candidate = " ".join(words[:n])
+        rest = words[n:]
+        if n == 1 and len(rest) > MAX_SINGLE_WORD_VALUE:
+            continue  # one word then a long run of words is prose
+        if is_known_label(_clean_label(candidate)):
+            return _clean_label(candidate), " ".join(rest)
+    return None
+
+
+def _colon_pair(text: str) -> tuple[str, str] | None:
+    found = _COLON.match(text)
+    if not found:
+        return None
+    label = found["label"].strip()
+    if _NOT_A_LABEL.search(label) or len(label.split()) > MAX_LABEL_WORDS:
+        return None
+    return label, found["value"].strip()
+
+
+@dataclass
+class _Open:
+    """A labelled value still collecting lines."""
+
+    label: str
+    values: list[str]
+    origin: Origin
+    where: str
+    continues: bool = True
+
+
+@dataclass
+class _State:
+    origin: Origin
+    items: list[Item] = field(default_factory=list)
+    open: _Open | None = None
+    table: tuple[tuple[str, ...], list[tuple[str, ...]], str] | None = None
+
+    def close(self) -> None:
+        if self.open is not None:
+            value = "\n".join(v for v in self.open.values if v)
+            self.items.append(
+                LabelledValue(self.open.label, value, self.open.origin, self.open.where)
+            )
+            self.open = None
+        if self.table is not None:
+            headers, rows, where = self.table
+            self.items.append(Table(headers, tuple(rows), self.origin, where))
+            self.table = None
+
+    def start(self, label: str, value: str, origin: Origin, where: str) -> None:
+        self.close()
+        self.open = _Open(_clean_label(label), [value] if value else [], origin, where)
+
+
+def items_from_lines(lines: Iterable[TextLine], origin: Origin) -> list[Item]:
+    """Turn lines into items, in order; ``origin`` is given to tables and loose lines."""
+    state = _State(origin)
+    for line in lines:
+        _take(state, line)
+    state.close()
+    return state.items
+
+
+def _take(state: _State, line: TextLine) -> None:
+    cells = line.cells
+    if not cells:
+        # A blank line ends a value in plain text; a table survives one.
+        if state.open is not None:
+            state.open.continues = bool(state.open.values) is False
+        if state.table is None:
+            state.close()
+        return
+    text = line.text
+    if state.table is not None and _take_table_row(state, line):
+        return
+    kind = table_kind(cells)
+    if kind is not None:
+        state.close()
+        state.table = (cells, [], line.where)
+        return
+    if _is_heading(line):
+        state.close()
+        state.items.append(Line(text, state.origin, line.where))
+        return
+    pair = _pair(line)
+    if pair is not None and not (_awaiting_value(state) and not _known(pair[0])):
+        label, value, origin = pair
+        state.start(label, value, origin, line.where)
+        return
+    if state.open is not None and _continues(state.open, line):
+        state.open.values.append(text)
+        return
+    if state.open is not None and line.columns_known and _extends_label(state.open, text):
+        return
+    state.close()
+    state.items.append(Line(text, state.origin, line.where))
+
+
+def _awaiting_value(state: _State) -> bool:
+    """A label stands alone and its value has not started: the next lines are the value, even
+    one that looks like "Something - something"."""
+    return state.open is not None and not state.open.values
+
+
+def _is_heading(line: TextLine) -> bool:
+    """"Referrer details" on a line of its own opens a section; "Referrer: DS Smith" does not."""
+    if line.in_value_column or len(line.cells) != 1:
+        return False
+    if is_section_marker(line.text):
+        return True
+    return ":" not in line.text and match_heading(line.text) is not None
+
+
+def _continues(open_value: _Open, line: TextLine) -> bool:
+    if line.columns_known:
+        return line.in_value_column
+    return open_value.continues
+
+
+def _extends_label(open_value: _Open, text: str) -> bool:
+    """A label that wraps inside its cell ("Date of" / "Birth") continues on the next line."""
+    longer = f"{open_value.label} {text}"
+    if len(longer.split()) > MAX_LABEL_WORDS or not _known(longer):
+        return False
+    open_value.label = longer
+    return True
+
+
+def _pair(line: TextLine) -> tuple[str, str, Origin] | None:
+    cells = line.cells
+    if line.in_value_column:
+        return None
+    if len(cells) >= 2 and _known(cells[0]):
+        # A label cell beside its value cell (a table in a PDF, columns in OCR output).
+        return cells[0], " ".join(cells[1:]), line.origin
+    text = line.text
+    colon = _colon_pair(text)
+    if colon is not None and _known(colon[0]):
+        return colon[0], colon[1], line.origin
+    if _known(text) and len(text.split()) <= MAX_LABEL_WORDS:
+        return text, "", line.origin
+    prefixed = _prefix_label(text)
+    if prefixed is not None:
+        return prefixed[0], prefixed[1], line.origin
+    if colon is not None and colon[1] and len(colon[0].split()) <= 6:
+        # An unknown label: kept so that its value does not run into the previous field.
+        return colon[0], colon[1], line.origin
+    return None
+
+
+def _take_table_row(state: _State, line: TextLine) -> bool:
+    assert state.table is not None
+    _headers, rows, _where = state.table
+    cells = line.cells
+    if len(cells) < 2 or (_known(cells[0]) and not _looks_like_row(cells)):
+        state.close()
+        return False
+    rows.append(cells)
+    return True
+
+
+def _looks_like_row(cells: tuple[str, ...]) -> bool:
+    """A risk-tool row ("RM2000 | High | 12/05/2025") may start with a word that is also a
+    label ("Assessment"); a row with a date or a yes/no in it is still a row."""
+    return any(re.search(r"\d|^(yes|no|y|n)$", c, re.I) for c in cells[1:])
+
+
+def iter_values(items: Iterable[Item]) -> Iterator[LabelledValue]:
+    for item in items:
+        if isinstance(item, LabelledValue):
+            yield item

@@ -1,0 +1,75 @@
+"""Configuration as data: every setting documented and read; bad files stop with the key."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.settings import SETTINGS, ConfigError, example, load
+from tests.conftest import ROOT, Run
+
+CODE_DIRS = ("app", "parsers", "triage")
+
+
+def test_every_setting_is_documented() -> None:
+    reference = (ROOT / "docs" / "configuration.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z_0-9]+\.[a-z_0-9]+)` \|", reference, re.M))
+    declared = {s.key for s in SETTINGS}
+    assert declared - documented == set(), "settings missing from docs/configuration.md"
+    assert documented - declared == set(), "documented settings the code does not declare"
+
+
+def test_every_setting_is_read_by_the_code() -> None:
+    code = "".join(
+        p.read_text()
+        for d in CODE_DIRS
+        for p in (ROOT / d).rglob("*.py")
+        if p.name != "settings.py"
+    )
+    unread = [s.key for s in SETTINGS if f'"{s.key}"' not in code]
+    assert unread == []
+
+
+def test_example_is_valid_and_complete(tmp_path: Path) -> None:
+    path = tmp_path / "mappa-intake.toml"
+    path.write_text(example())
+    settings = load(path)
+    for setting in SETTINGS:
+        assert settings[setting.key] == setting.default
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[limits]\nmax_pages = 'ten'\n", "limits.max_pages"),
+        ("[limits]\nmax_pagez = 10\n", "limits.max_pagez"),
+        ("[timescales]\nrelease_rule = 'whenever'\n", "timescales.release_rule"),
+        ("[calendar]\nextra_holidays = ['2026-13-01']\n", "calendar.extra_holidays"),
+        ("[limits]\nmax_seconds = -1\n", "limits.max_seconds"),
+    ],
+    ids=["wrong type", "unknown key", "bad choice", "bad date", "negative"],
+)
+def test_wrong_setting_names_the_key(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        load(path)
+
+
+def test_cli_stops_with_one_line_on_bad_config(cli: Callable[..., Run], tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[limits]\nmax_pages = 'ten'\n")
+    form = tmp_path / "form.txt"
+    form.write_text("MAPPA Notification Form\nSurname: TESTER\n")
+    result = cli("parse", form, "--config", config)
+    assert result.code == 2
+    assert result.stderr.count("\n") == 1 and "limits.max_pages" in result.stderr
+
+
+def test_config_example_command(cli: Callable[..., Run]) -> None:
+    result = cli("config", "example")
+    assert result.code == 0
+    assert "[timescales]" in result.stdout and "release_rule" in result.stdout
