@@ -19,8 +19,8 @@ from parsers.errors import CorruptDocument, LimitExceeded, MacroDocument, Unsupp
 from parsers.labels import is_known_label
 from parsers.limits import MIB, Limits
 from parsers.lines import TextLine, items_from_lines, text_lines
-from parsers.tables import table_kind
 from parsers.model import Item, LabelledValue, Line, Origin, RawDocument, Table
+from parsers.tables import table_kind
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W14 = "http://schemas.microsoft.com/office/word/2010/wordml"

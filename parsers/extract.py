@@ -16,7 +16,7 @@ from parsers import normalise as norm
 from parsers.fieldspecs import BOOLEAN_FIELDS, LIST_FIELDS, SPECS, Context
 from parsers.formtype import detect_form_type
 from parsers.freetext import risk_assessments
-from parsers.labels import is_section_marker, label_words, match_heading, match_label
+from parsers.labels import is_generic, is_section_marker, match_heading, match_label
 from parsers.marks import has_boxes, marks_in_text
 from parsers.model import (
     Field,
@@ -126,7 +126,20 @@ def _take_pair(collector: _Collector, item: LabelledValue, section: str) -> str:
         _take_boxes(collector, match.field, item, confidence, evidence)
     else:
         collector.text(match.field, item.value, confidence, evidence)
-    return section
+    return _implied_section(match.field, item.label) or section
+
+
+# A clear label about the referrer or the manager opens their part of the form, even with no
+# heading: "Officer completing form: ..." then "Agency: ..." is the referrer's agency.
+_SECTION_OF_FIELD = {"referrer": "referrer", "manager": "manager", "person": "person", "form": "form"}
+
+
+def _implied_section(field: str, label: str) -> str | None:
+    if is_generic(label):
+        return None
+    if field in ("rp.rmo", "rp.mho"):
+        return field.removeprefix("rp.")
+    return _SECTION_OF_FIELD.get(field.split(".", 1)[0])
 
 
 def _take_boxes(
@@ -298,13 +311,21 @@ def _full_name(collector: _Collector, text: str, confidence: float, evidence: st
 
 
 def _address(collector: _Collector, text: str, confidence: float, evidence: str) -> None:
+    postcode = norm.to_postcode(text)
+    if postcode is not None:
+        # The postcode is a field of its own: the address keeps the lines before it.
+        text = text.replace(_written_postcode(text), "")
     found = norm.to_address(text)
     if found is None:
         return
     collector.add("person.address", _candidate(found, confidence, evidence))
-    postcode = norm.to_postcode(text)
     if postcode is not None:
         collector.add("person.postcode", _candidate(postcode, confidence * 0.95, evidence))
+
+
+def _written_postcode(text: str) -> str:
+    found = re.search(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", text, re.I)
+    return found.group() if found else ""
 
 
 def _agency_name(collector: _Collector, text: str, confidence: float, evidence: str) -> None:

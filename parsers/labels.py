@@ -55,6 +55,8 @@ _NON_WORD = re.compile(r"[^a-z0-9]+")
 MAX_LABEL_WORDS = 12
 # Sections in which a vague label ("Name", "Address") means the person or the form itself.
 SECTIONS_ABOUT_THE_PERSON = frozenset({"person", "form"})
+# A synonym this long is specific enough to be recognised inside a longer label.
+LONG_SYNONYM_WORDS = 4
 # Lowest score at which a label is taken to name a field.
 MIN_SCORE = 0.8
 
@@ -121,6 +123,10 @@ def _score(label: frozenset[str], synonym: frozenset[str]) -> float:
     if label <= synonym and len(label) >= 2 and len(synonym - label) <= 1:
         # "Offender surname" against "surname of offender subject"
         return 0.85
+    if synonym <= label and len(synonym) >= LONG_SYNONYM_WORDS:
+        # A long question quoted whole inside a longer one ("Level 3 only: which parts of the
+        # plan cannot be delivered at Level 2? Please explain") is still that question.
+        return 0.84
     return 0.0
 
 
@@ -168,12 +174,13 @@ def match_label(label: str, section: str = "") -> LabelMatch | None:
         if qualified is not None:
             return LabelMatch(qualified.field, qualified.score * 0.95, qualified.synonym)
         return _best(words) if section in SECTIONS_ABOUT_THE_PERSON else None
-    found = _best(words)
-    if found is None and section:
+    if section:
+        # "Date signed" under "Authorisation" is the manager's date: a synonym that uses the
+        # label's words and its section's is the more specific reading.
         qualified = _best(words | section_words(section), must=words)
         if qualified is not None:
-            return LabelMatch(qualified.field, qualified.score * 0.9, qualified.synonym)
-    return found
+            return LabelMatch(qualified.field, qualified.score * 0.95, qualified.synonym)
+    return _best(words)
 
 
 def is_generic(label: str) -> bool:
@@ -201,11 +208,20 @@ def _section_index() -> tuple[tuple[str, frozenset[str]], ...]:
 
 
 _SECTION_MARKER = re.compile(r"^\s*(?:section|part)\s+\w{1,3}\b\s*[:.\-–]", re.I)
+_LETTERED = re.compile(r"^\s*[A-Z][.,)]\s+(?P<rest>\S.*)$")
 
 
 def is_section_marker(text: str) -> bool:
-    """"Part 4: MAPPA category", "SECTION B - PERSONAL DETAILS": a heading, whatever follows."""
-    return _SECTION_MARKER.match(text) is not None
+    """"Part 4: MAPPA category", "SECTION B - PERSONAL DETAILS", "C. Category": a heading.
+    A lettered line counts only when what follows is a heading or a label we know, so that
+    "J. Smith" stays a name."""
+    if _SECTION_MARKER.match(text):
+        return True
+    lettered = _LETTERED.match(text)
+    if lettered is None:
+        return False
+    rest = lettered["rest"]
+    return match_heading(rest) is not None or is_known_label(rest)
 
 
 @lru_cache(maxsize=4096)

@@ -37,6 +37,8 @@ MAX_LABEL_WORDS = 10
 MAX_PREFIX_WORDS = 9
 # After a one-word label ("Court Hamilton Sheriff Court"), a value runs to at most this many words.
 MAX_SINGLE_WORD_VALUE = 8
+# After a longer label written without a colon, a value runs to at most this many words.
+MAX_PREFIX_VALUE_WORDS = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,9 @@ class TextLine:
     cells: tuple[str, ...]
     where: str
     origin: Origin = Origin.TEXT
+    # Indented under a label ("Documents enclosed:" then "    CJSW report - attached: Yes"):
+    # an item of that label's value, whatever it looks like.
+    indented: bool = False
     # For a PDF text layer, whose table columns are known from the words' positions: a line
     # continues a value only when it starts in the value column.
     columns_known: bool = False
@@ -63,7 +68,7 @@ def split_cells(text: str) -> tuple[str, ...]:
 def text_lines(text: str, origin: Origin, where_prefix: str = "line") -> list[TextLine]:
     """Plain text (an e-mail body, OCR output, Word paragraphs) as lines of cells."""
     return [
-        TextLine(split_cells(raw), f"{where_prefix} {n}", origin)
+        TextLine(split_cells(raw), f"{where_prefix} {n}", origin, indented=raw[:1] in (" ", "\t"))
         for n, raw in enumerate(text.splitlines(), start=1)
     ]
 
@@ -86,14 +91,24 @@ def _prefix_label(text: str) -> tuple[str, str] | None:
     for n in range(min(len(words) - 1, MAX_PREFIX_WORDS), 0, -1):
         candidate = " ".join(words[:n])
         rest = words[n:]
-        if n == 1 and len(rest) > MAX_SINGLE_WORD_VALUE:
-            continue  # one word then a long run of words is prose
+        if len(rest) > (MAX_SINGLE_WORD_VALUE if n == 1 else MAX_PREFIX_VALUE_WORDS):
+            continue  # a label's words then a long run of words is prose
         if is_known_label(_clean_label(candidate)):
             return _clean_label(candidate), " ".join(rest)
     return None
 
 
 def _colon_pair(text: str) -> tuple[str, str] | None:
+    """"Label: value" at the first colon outside brackets; failing that, "Label - value"."""
+    depth = 0
+    for n, char in enumerate(text):
+        depth += char in "(["
+        depth -= char in ")]"
+        if char == ":" and depth <= 0:
+            label, value = text[:n].strip(), text[n + 1 :].strip()
+            if label and not _NOT_A_LABEL.search(label) and len(label.split()) <= MAX_LABEL_WORDS:
+                return label, value
+            return None
     found = _COLON.match(text)
     if not found:
         return None
@@ -112,6 +127,8 @@ class _Open:
     origin: Origin
     where: str
     continues: bool = True
+    # "Label:" with nothing after the colon announces a value on the following lines.
+    announced: bool = False
 
 
 @dataclass
@@ -150,11 +167,10 @@ def items_from_lines(lines: Iterable[TextLine], origin: Origin) -> list[Item]:
 def _take(state: _State, line: TextLine) -> None:
     cells = line.cells
     if not cells:
-        # A blank line ends a value in plain text; a table survives one.
+        # After a blank line a value goes on only if it plainly does (a label still waiting
+        # for its value, or a wrapped sentence that resumes in lower case).
         if state.open is not None:
-            state.open.continues = bool(state.open.values) is False
-        if state.table is None:
-            state.close()
+            state.open.continues = not state.open.values
         return
     text = line.text
     if state.table is not None and _take_table_row(state, line):
@@ -168,10 +184,17 @@ def _take(state: _State, line: TextLine) -> None:
         state.close()
         state.items.append(Line(text, state.origin, line.where))
         return
+    if state.open is not None and _belongs_to_announced(state.open, line):
+        state.open.values.append(text)
+        return
+    if state.open is not None and _wraps_both(state.open, line):
+        return
     pair = _pair(line)
     if pair is not None and not (_awaiting_value(state) and not _known(pair[0])):
         label, value, origin = pair
         state.start(label, value, origin, line.where)
+        if state.open is not None and not value and text.rstrip().endswith(":"):
+            state.open.announced = True
         return
     if state.open is not None and _continues(state.open, line):
         state.open.values.append(text)
@@ -200,7 +223,37 @@ def _is_heading(line: TextLine) -> bool:
 def _continues(open_value: _Open, line: TextLine) -> bool:
     if line.columns_known:
         return line.in_value_column
-    return open_value.continues
+    if len(line.cells) > 1 and open_value.values:
+        return False  # a new row of label and value
+    return open_value.continues or _resumes_sentence(line.text)
+
+
+def _belongs_to_announced(open_value: _Open, line: TextLine) -> bool:
+    """Lines under "Documents attached:" are its items until a blank line or the next
+    "Label: value", even when an item reads like a label ("Risk Assessment (yes)")."""
+    if line.columns_known or not open_value.continues:
+        return False
+    if line.indented and (open_value.announced or open_value.values):
+        return True
+    return open_value.announced and len(line.cells) == 1 and _colon_pair(line.text) is None
+
+
+def _resumes_sentence(text: str) -> bool:
+    return text[:1].islower() or text[:1] in "(,;"
+
+
+def _wraps_both(open_value: _Open, line: TextLine) -> bool:
+    """OCR of a two-column table: a label and its value both wrap, so the next line holds the
+    rest of each ("Level 3: what cannot be | Level 2 cannot..." then "delivered at Level 2 |
+    with 24-hour staffing...")."""
+    if line.columns_known or len(line.cells) != 2 or not open_value.values:
+        return False
+    head, rest = line.cells
+    if not head[:1].islower() or _known(head):
+        return False
+    open_value.label = f"{open_value.label} {head}"
+    open_value.values.append(rest)
+    return True
 
 
 def _extends_label(open_value: _Open, text: str) -> bool:
@@ -231,6 +284,9 @@ def _pair(line: TextLine) -> tuple[str, str, Origin] | None:
     if colon is not None and colon[1] and len(colon[0].split()) <= 6:
         # An unknown label: kept so that its value does not run into the previous field.
         return colon[0], colon[1], line.origin
+    if len(cells) >= 2 and len(cells[0].split()) <= MAX_LABEL_WORDS and not cells[0][:1].islower():
+        # A row of a table whose label we do not know: it still ends the previous value.
+        return cells[0], " ".join(cells[1:]), line.origin
     return None
 
 

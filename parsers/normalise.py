@@ -96,7 +96,7 @@ def _split_commas(text: str) -> list[str]:
     """Split on commas outside brackets ("RMP (draft, v2), CJSW report")."""
     pieces, depth, current = [], 0, []
     for char in text:
-        depth += char in "([" 
+        depth += char in "(["
         depth -= char in ")]"
         if char == "," and depth <= 0:
             pieces.append("".join(current))

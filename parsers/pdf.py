@@ -103,7 +103,11 @@ def _page_lines(page: Any, number: int) -> list[TextLine]:
         texts = tuple(text for text, _x in row)
         in_value = value_x is not None and row[0][1] >= value_x - COLUMN_SNAP
         origin = Origin.TABLE if len(row) > 1 or in_value else Origin.TEXT
-        lines.append(TextLine(texts, where, origin, value_x is not None, in_value))
+        lines.append(
+            TextLine(
+                texts, where, origin, columns_known=value_x is not None, in_value_column=in_value
+            )
+        )
     return lines
 
 

@@ -438,6 +438,13 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
         "rationale for proposed level of management",
     ),
     "level.l3_statement": (
+        "which parts of risk management plan cannot be delivered at level 2",
+        "level 3 only which parts of risk management plan cannot be delivered at level 2",
+        "why can risk not be managed at level 2",
+        "why level 2 cannot manage risk",
+        "what cannot be delivered at level 2",
+        "level 3 what cannot be delivered at level 2",
+        "why can risk not be managed at level 2 level 3 only",
         "aspects not deliverable at level 2",
         "what cannot be delivered at level 2",
         "why level 2 is not sufficient",
@@ -547,6 +554,9 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
         "line manager authorisation",
     ),
     "manager.date": (
+        "manager date signed",
+        "date signed manager",
+        "manager signature date",
         "manager date",
         "date authorised",
         "authorisation date",
