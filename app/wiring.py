@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-
 from typing import TYPE_CHECKING
 
 from app.settings import Settings
@@ -27,9 +26,6 @@ def limits_from(settings: Settings) -> Limits:
 
 
 def triage_from(settings: Settings) -> tuple[TriageSettings, WorkingCalendar]:
-    from triage.calendar import WorkingCalendar
-    from triage.settings import ReleaseRule, TriageSettings
-
     from triage.calendar import WorkingCalendar
     from triage.settings import ReleaseRule, TriageSettings
 

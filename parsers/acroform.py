@@ -90,7 +90,9 @@ def _gather_numbered(items: list[Item]) -> list[Item]:
     for kind, rows in cells.items():
         columns = tuple(TABLE_HEADERS[kind])
         records = tuple(
-            tuple(rows[n].get(c, "") for c in columns) for n in sorted(rows) if any(rows[n].values())
+            tuple(rows[n].get(c, "") for c in columns)
+            for n in sorted(rows)
+            if any(rows[n].values())
         )
         kept.append(Table(columns, records, Origin.FORM_FIELD, f"fields {kind}"))
     return kept

@@ -131,7 +131,12 @@ def _take_pair(collector: _Collector, item: LabelledValue, section: str) -> str:
 
 # A clear label about the referrer or the manager opens their part of the form, even with no
 # heading: "Officer completing form: ..." then "Agency: ..." is the referrer's agency.
-_SECTION_OF_FIELD = {"referrer": "referrer", "manager": "manager", "person": "person", "form": "form"}
+_SECTION_OF_FIELD = {
+    "referrer": "referrer",
+    "manager": "manager",
+    "person": "person",
+    "form": "form",
+}
 
 
 def _implied_section(field: str, label: str) -> str | None:
@@ -234,14 +239,17 @@ def _table_assessment(
 def _table_order(
     collector: _Collector, cells: dict[str, str], confidence: float, evidence: str
 ) -> None:
-    found = norm.to_order_types(cells["order"])
+    found = norm.to_order_types(cells["order"], reference_year=collector.reference_year)
     if found is None or not isinstance(found.value, list):
         return
     entries = [dict(entry) for entry in found.value if isinstance(entry, dict)]
     date = norm.to_date(cells["date"], reference_year=collector.reference_year)
     if entries and date is not None and date.valid:
         entries[0]["date"] = str(date.value)
-    collector.add("orders", _candidate(Normalised(entries, found.valid, found.ambiguous), confidence, evidence))  # type: ignore[arg-type]
+    collector.add(
+        "orders",
+        _candidate(Normalised(entries, found.valid, found.ambiguous), confidence, evidence),
+    )
 
 
 def _table_document(
@@ -373,11 +381,13 @@ def _assessments(collector: _Collector, text: str, confidence: float, evidence: 
 
 
 def _documents(collector: _Collector, text: str, confidence: float, evidence: str) -> None:
-    for entry in norm.to_list(text):
+    for entry in norm.to_list(text, dashes=False):
         name, attached = _document_mark(entry)
-        collector.add("documents.listed", Candidate([name], confidence, evidence))
-        if attached is False:
-            collector.add("documents.not_attached", Candidate([name], confidence, evidence))
+        # Without a mark, " - " separates documents ("RMP - CJSW report"), not a name's parts.
+        for each in [name] if attached is not None else norm.to_list(name):
+            collector.add("documents.listed", Candidate([each], confidence, evidence))
+            if attached is False:
+                collector.add("documents.not_attached", Candidate([each], confidence, evidence))
 
 
 _ATTACHED_SUFFIX = re.compile(
@@ -401,7 +411,7 @@ _DURATION = re.compile(r"^\s*\d+(?:\.\d+)?\s*(?:years?|yrs?|months?|weeks?|days?
 
 
 def _disposal(collector: _Collector, text: str, confidence: float, evidence: str) -> None:
-    """"Sentence: 12 months" says how long, not what kind."""
+    """ "Sentence: 12 months" says how long, not what kind."""
     if _DURATION.match(text):
         found = norm.to_text(text)
         if found is not None:

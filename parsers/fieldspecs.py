@@ -37,6 +37,10 @@ def _chi(text: str, ctx: Context) -> Normalised | None:
     return norm.to_chi(text, dob=ctx.dob)
 
 
+def _orders(text: str, ctx: Context) -> Normalised | None:
+    return norm.to_order_types(text, reference_year=ctx.reference_year)
+
+
 def _plain(fn: Callable[[str], Normalised | None]) -> Normaliser:
     def apply(text: str, _ctx: Context) -> Normalised | None:
         return fn(text)
@@ -89,7 +93,7 @@ SPECS: dict[str, Normaliser] = {
     "sonr.start": DATE,
     "sonr.end": DATE,
     "sonr.period": _plain(norm.to_sonr_period),
-    "orders": _plain(norm.to_order_types),
+    "orders": _orders,
     "risk.rosh": _plain(norm.to_rosh),
     "level.proposed": _plain(norm.to_level),
     "level.rationale": TEXT,

@@ -57,7 +57,10 @@ _FILLER = re.compile(
     r"completed\b|dated?\b|on\b|outcome\b|rating\b)+",
     re.I,
 )
-_TRAILING = re.compile(r"(?:[\s:;,.()\-–=]|\bon\b|\bdated?\b|\bcompleted\b|\band\b)+$", re.I)
+_TRAILING = re.compile(r"(?:[\s:;,.()\-–=]|\band\b)+$", re.I)
+_DATE_CONNECTOR = re.compile(
+    r"(?:\b(?:completed|assessed|dated?|reviewed|undertaken)\b)?[\s,]*(?:\bon\b)?[\s(]*$", re.I
+)
 
 
 @lru_cache(maxsize=1)
@@ -98,7 +101,9 @@ def risk_assessments(text: str, to_iso_date: Callable[[str], str | None]) -> lis
             iso = to_iso_date(date_match.group())
             if iso:
                 entry["date"] = iso
-            segment = segment[: date_match.start()] + " " + segment[date_match.end() :]
+            # "completed on 12/05/2025": the connector belongs to the date, not the result.
+            before = _DATE_CONNECTOR.sub("", segment[: date_match.start()])
+            segment = before + " " + segment[date_match.end() :]
         result = _TRAILING.sub("", _FILLER.sub("", segment.strip())).strip(" .")
         if result:
             entry["result"] = result

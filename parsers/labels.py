@@ -212,7 +212,7 @@ _LETTERED = re.compile(r"^\s*[A-Z][.,)]\s+(?P<rest>\S.*)$")
 
 
 def is_section_marker(text: str) -> bool:
-    """"Part 4: MAPPA category", "SECTION B - PERSONAL DETAILS", "C. Category": a heading.
+    """ "Part 4: MAPPA category", "SECTION B - PERSONAL DETAILS", "C. Category": a heading.
     A lettered line counts only when what follows is a heading or a label we know, so that
     "J. Smith" stays a name."""
     if _SECTION_MARKER.match(text):

@@ -27,8 +27,10 @@ from parsers.tables import table_kind
 
 # "Label: value", "Label - value" (a spaced dash only: hyphens live inside values).
 _COLON = re.compile(r"^(?P<label>[^:\n]{1,80}?)\s*(?::|\s[-–]\s)\s*(?P<value>.*)$")
-# A time (09:30) or a URL is not a label separator.
-_NOT_A_LABEL = re.compile(r"(\d$)|(https?$)|(mailto$)", re.I)
+# The colon of a URL is not a label separator.
+_NOT_A_LABEL = re.compile(r"(https?$)|(mailto$)", re.I)
+# Nor is the colon of a time ("09:30"); "Level 2: N/A" is a label.
+_TIME = re.compile(r"\d$")
 # Cells of a line: tabs, pipes, or runs of 3+ spaces (text layers and OCR keep column gaps).
 _CELL_SPLIT = re.compile(r"\t+|\s*\|\s*|\s{3,}")
 # A label is at most this many words; longer text before a colon is a sentence.
@@ -99,23 +101,25 @@ def _prefix_label(text: str) -> tuple[str, str] | None:
 
 
 def _colon_pair(text: str) -> tuple[str, str] | None:
-    """"Label: value" at the first colon outside brackets; failing that, "Label - value"."""
+    """ "Label: value" at the first colon outside brackets; failing that, "Label - value"."""
     depth = 0
     for n, char in enumerate(text):
         depth += char in "(["
         depth -= char in ")]"
         if char == ":" and depth <= 0:
             label, value = text[:n].strip(), text[n + 1 :].strip()
-            if label and not _NOT_A_LABEL.search(label) and len(label.split()) <= MAX_LABEL_WORDS:
+            if _is_label(label) and not (_TIME.search(label) and text[n + 1 : n + 2].isdigit()):
                 return label, value
             return None
     found = _COLON.match(text)
     if not found:
         return None
     label = found["label"].strip()
-    if _NOT_A_LABEL.search(label) or len(label.split()) > MAX_LABEL_WORDS:
-        return None
-    return label, found["value"].strip()
+    return (label, found["value"].strip()) if _is_label(label) else None
+
+
+def _is_label(text: str) -> bool:
+    return bool(text) and not _NOT_A_LABEL.search(text) and len(text.split()) <= MAX_LABEL_WORDS
 
 
 @dataclass
@@ -212,7 +216,7 @@ def _awaiting_value(state: _State) -> bool:
 
 
 def _is_heading(line: TextLine) -> bool:
-    """"Referrer details" on a line of its own opens a section; "Referrer: DS Smith" does not."""
+    """ "Referrer details" on a line of its own opens a section; "Referrer: DS Smith" does not."""
     if line.in_value_column or len(line.cells) != 1:
         return False
     if is_section_marker(line.text):
@@ -235,7 +239,11 @@ def _belongs_to_announced(open_value: _Open, line: TextLine) -> bool:
         return False
     if line.indented and (open_value.announced or open_value.values):
         return True
-    return open_value.announced and len(line.cells) == 1 and _colon_pair(line.text) is None
+    if not open_value.announced or len(line.cells) != 1:
+        return False
+    pair = _colon_pair(line.text)
+    # "SA07 - High - 23/02/2027" is an item; "Lead agency - Police" or "Other: ..." is not.
+    return pair is None or (":" not in line.text and not _known(pair[0]))
 
 
 def _resumes_sentence(text: str) -> bool:

@@ -74,14 +74,16 @@ def to_address(text: str) -> Normalised | None:
     return Normalised(", ".join(p for p in parts if p))
 
 
-_LIST_SPLIT = re.compile(r"\s*(?:\n|;|•|·|\u2022)\s*|\s+-\s+")
+_LIST_SPLIT = re.compile(r"\s*(?:\n|;|•|·|\u2022)\s*")
+_LIST_SPLIT_DASHES = re.compile(r"\s*(?:\n|;|•|·|\u2022)\s*|\s+-\s+")
 
 
-def to_list(text: str) -> list[str]:
-    """Aliases or documents: one per line, or separated by ";", bullets or commas."""
+def to_list(text: str, *, dashes: bool = True) -> list[str]:
+    """Aliases or documents: one per line, or separated by ";", bullets or commas (and " - "
+    unless ``dashes`` is false, for entries such as "CJSW report - attached: yes")."""
     if _blank(text):
         return []
-    pieces = _LIST_SPLIT.split(text)
+    pieces = (_LIST_SPLIT_DASHES if dashes else _LIST_SPLIT).split(text)
     if len([p for p in pieces if p.strip()]) <= 1:
         pieces = _split_commas(text)
     out = []
@@ -94,7 +96,9 @@ def to_list(text: str) -> list[str]:
 
 def _split_commas(text: str) -> list[str]:
     """Split on commas outside brackets ("RMP (draft, v2), CJSW report")."""
-    pieces, depth, current = [], 0, []
+    pieces: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += char in "(["
         depth -= char in ")]"
@@ -113,9 +117,17 @@ _MONTHS = {
     m: n
     for n, names in enumerate(
         (
-            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
-            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
-            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
             ("dec", "december"),
         ),
         start=1,
@@ -190,9 +202,15 @@ def pnc_check_letter(yy: str, serial: str) -> str:
 def to_pnc(text: str) -> Normalised | None:
     found = _PNC.search(text)
     if found is None:
-        return None if _blank(text) else Normalised(" ".join(text.split()), valid=False, note="not a PNC ID")
-    year, serial, letter = (found.group(1), found.group(2), found.group(3)) if found.group(1) else (
-        found.group(4), found.group(5), found.group(6)
+        return (
+            None
+            if _blank(text)
+            else Normalised(" ".join(text.split()), valid=False, note="not a PNC ID")
+        )
+    year, serial, letter = (
+        (found.group(1), found.group(2), found.group(3))
+        if found.group(1)
+        else (found.group(4), found.group(5), found.group(6))
     )
     value = f"{year[-2:]}/{serial}{letter.upper()}"
     expected = pnc_check_letter(year, serial)
@@ -216,7 +234,11 @@ def to_chi(text: str, *, dob: str | None = None) -> Normalised | None:
     digits = re.sub(r"[\s\-]", "", text)
     found = re.search(r"\d{10}", digits)
     if found is None:
-        return None if _blank(text) else Normalised(" ".join(text.split()), valid=False, note="not a 10-digit CHI")
+        return (
+            None
+            if _blank(text)
+            else Normalised(" ".join(text.split()), valid=False, note="not a 10-digit CHI")
+        )
     chi = found.group()
     if chi_check_digit(chi[:9]) != int(chi[9]):
         return Normalised(chi, valid=False, note="CHI check digit is wrong")
@@ -233,12 +255,17 @@ def to_chi(text: str, *, dob: str | None = None) -> Normalised | None:
 
 CATEGORY_SYNONYMS: dict[str, tuple[str, ...]] = {
     "RSO": (
-        r"\bcat(?:egory)?\.?\s*(?:1|one)\b", r"\brso\b", r"registered\s+sex(?:ual)?\s+offender",
-        r"sex\s+offender", r"\bsonr\b",
+        r"\bcat(?:egory)?\.?\s*(?:1|one)\b",
+        r"\brso\b",
+        r"registered\s+sex(?:ual)?\s+offender",
+        r"sex\s+offender",
+        r"\bsonr\b",
     ),
     "RP": (r"restricted\s+patient", r"\brp\b"),
     "CAT3": (
-        r"\bcat(?:egory)?\.?\s*(?:3|three)\b", r"\borosh\b", r"other\s+risk\s+of\s+serious\s+harm",
+        r"\bcat(?:egory)?\.?\s*(?:3|three)\b",
+        r"\borosh\b",
+        r"other\s+risk\s+of\s+serious\s+harm",
         r"other\s+person",
     ),
 }
@@ -248,13 +275,19 @@ def to_category(text: str) -> Normalised | None:
     if _blank(text):
         return None
     written = " ".join(text.split())
-    found = [c for c, patterns in CATEGORY_SYNONYMS.items() if any(re.search(p, written, re.I) for p in patterns)]
+    found = [
+        c
+        for c, patterns in CATEGORY_SYNONYMS.items()
+        if any(re.search(p, written, re.I) for p in patterns)
+    ]
     if len(found) == 1:
         return Normalised(found[0])
     if len(found) > 1:
         return None  # the printed list of options, not an answer
     if re.search(r"\bcat(?:egory)?\.?\s*(?:2|two)\b", written, re.I):
-        return Normalised(written, valid=False, note="'Category 2' is ambiguous in Scotland: kept as written")
+        return Normalised(
+            written, valid=False, note="'Category 2' is ambiguous in Scotland: kept as written"
+        )
     return Normalised(written, valid=False, note="not a Scottish MAPPA category, kept as written")
 
 
@@ -326,8 +359,14 @@ def to_agency_kind(text: str) -> Normalised | None:
 
 _DISPOSALS = (
     ("hospital", r"hospital|compulsion|restriction\s+order|\bcoro\b|treatment\s+direction"),
-    ("custody", r"custod|imprison|extended\s+sentence|lifelong|\bolr\b|\bhmp\b|life\s+sentence|detention"),
-    ("community", r"community|probation|restriction\s+of\s+liberty|\brlo\b|unpaid\s+work|drug\s+treatment|\bcpo\b|\bdttd?o\b|supervised\s+release|supervision"),
+    (
+        "custody",
+        r"custod|imprison|extended\s+sentence|lifelong|\bolr\b|\bhmp\b|life\s+sentence|detention",
+    ),
+    (
+        "community",
+        r"community|probation|restriction\s+of\s+liberty|\brlo\b|unpaid\s+work|drug\s+treatment|\bcpo\b|\bdttd?o\b|supervised\s+release|supervision",
+    ),
 )
 
 
@@ -348,7 +387,9 @@ def to_sonr_period(text: str) -> Normalised | None:
         return None
     if re.search(r"indefinite|life", text, re.I):
         return Normalised("indefinite")
-    found = re.search(r"(\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")\s*(years?|yrs?|months?)", text, re.I)
+    found = re.search(
+        r"(\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")\s*(years?|yrs?|months?)", text, re.I
+    )
     if found is None:
         return Normalised(" ".join(text.split()), valid=False, note="SONR period not recognised")
     amount = found.group(1).lower()
@@ -371,27 +412,18 @@ OPTION_LIST_SIZE = 3
 _BARE_SRO = re.compile(r"\bsro\b", re.I)
 
 
-def to_order_types(text: str) -> Normalised | None:
+def to_order_types(text: str, *, reference_year: int) -> Normalised | None:
     """Every order named, in order, each with the date written right after it, if any."""
     if _blank(text):
         return None
-    found: list[tuple[int, int, str]] = []
-    for kind, pattern in _ORDERS:
-        for match in re.finditer(pattern, text, re.I):
-            found.append((match.start(), match.end(), kind))
-    ambiguous = False
-    named = [(s, e) for s, e, _k in found]
-    for match in _BARE_SRO.finditer(text):
-        if not any(s <= match.start() < e for s, e in named):
-            found.append((match.start(), match.end(), "SRO"))
-            ambiguous = True
-    found.sort()
+    found = _order_mentions(text)
+    ambiguous = any(kind == "SRO?" for _s, _e, kind in found)
     orders: list[dict[str, str]] = []
     for n, (_start, end, kind) in enumerate(found):
         stop = found[n + 1][0] if n + 1 < len(found) else len(text)
-        entry = {"type": kind}
-        when = to_date(text[end:stop], reference_year=2000) if re.search(r"\d", text[end:stop]) else None
-        if when is not None and when.valid and _has_four_digit_year(text[end:stop]):
+        entry = {"type": kind.rstrip("?")}
+        when = to_date(text[end:stop], reference_year=reference_year)
+        if when is not None and when.valid:
             entry["date"] = str(when.value)
         if entry not in orders:
             orders.append(entry)
@@ -400,11 +432,43 @@ def to_order_types(text: str) -> Normalised | None:
     if len(orders) >= OPTION_LIST_SIZE and not re.search(r"\d", text):
         return None  # "(SHPO, SRO, SOPO, FTO)": the printed choices, not an answer
     note = "'SRO' may be a Sexual Risk Order or a Supervised Release Order" if ambiguous else ""
-    return Normalised(orders, ambiguous=ambiguous, note=note)  # type: ignore[arg-type]
+    return Normalised(orders, ambiguous=ambiguous, note=note)
 
 
-def _has_four_digit_year(text: str) -> bool:
-    return re.search(r"\b\d{4}\b", text) is not None
+def _order_mentions(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each order named; a bare "SRO" is kind "SRO?" (ambiguous). A name
+    followed by its own abbreviation ("Sexual Harm Prevention Order (SHPO)") is one mention."""
+    found: list[tuple[int, int, str]] = []
+    for kind, pattern in _ORDERS:
+        for match in re.finditer(pattern, text, re.I):
+            found.append((match.start(), match.end(), kind))
+    named = [(s, e) for s, e, _k in found]
+    for match in _BARE_SRO.finditer(text):
+        if not any(s <= match.start() < e for s, e in named):
+            found.append((match.start(), match.end(), "SRO?"))
+    found.sort()
+    merged: list[tuple[int, int, str]] = []
+    for start, end, kind in found:
+        if merged:
+            last_start, last_end, last_kind = merged[-1]
+            one = _one_order(last_kind, kind)
+            if one is not None and re.fullmatch(r"[\s(\[]*", text[last_end:start]):
+                merged[-1] = (last_start, max(end, last_end), one)
+                continue
+        merged.append((start, end, kind))
+    return merged
+
+
+def _one_order(first: str, second: str) -> str | None:
+    """The order two adjacent mentions both name, or None. A bare "SRO" beside the name it
+    abbreviates takes that name's meaning."""
+    if first == second:
+        return first
+    pair = {first, second}
+    for meaning in ("SRO", "SUPERVISED_RELEASE"):
+        if pair == {"SRO?", meaning}:
+            return meaning
+    return None
 
 
 _RP_ORDERS = (
@@ -420,4 +484,6 @@ def to_rp_order_type(text: str) -> Normalised | None:
     for kind, pattern in _RP_ORDERS:
         if re.search(pattern, text, re.I):
             return Normalised(kind)
-    return Normalised(" ".join(text.split()), valid=False, note="restricted-patient order not recognised")
+    return Normalised(
+        " ".join(text.split()), valid=False, note="restricted-patient order not recognised"
+    )

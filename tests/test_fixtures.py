@@ -56,7 +56,9 @@ def _normal(value: Any) -> Any:
     return value
 
 
-def _run_checks(cli: Callable[..., Run], documents: list[Path], received: dict[Path, str]) -> dict[str, dict[str, Any]]:
+def _run_checks(
+    cli: Callable[..., Run], documents: list[Path], received: dict[Path, str]
+) -> dict[str, dict[str, Any]]:
     """`check --json` for every document, grouped by received date (one --received per run)."""
     results: dict[str, dict[str, Any]] = {}
     by_date: dict[str, list[Path]] = {}
@@ -75,7 +77,9 @@ def _run_checks(cli: Callable[..., Run], documents: list[Path], received: dict[P
 
 
 @pytest.fixture(scope="module")
-def outcomes(request: pytest.FixtureRequest) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, dict[str, Any]]]:
+def outcomes(
+    request: pytest.FixtureRequest,
+) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, dict[str, Any]]]:
     from tests.conftest import ROOT
 
     files = _expected_files()
@@ -93,7 +97,11 @@ def outcomes(request: pytest.FixtureRequest) -> tuple[list[tuple[str, dict[str, 
     def cli(*args: str | Path, timeout: float = 900) -> Run:
         done = subprocess.run(
             [sys.executable, "-m", "app.cli", *map(str, args)],
-            capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=timeout,
+            check=False,
         )
         return Run(done.returncode, done.stdout, done.stderr)
 
@@ -106,7 +114,9 @@ def test_at_least_sixty_forms() -> None:
     assert len(forms) >= 60
 
 
-def test_fields_match_expected(outcomes: tuple[list[tuple[str, dict[str, Any]]], dict[str, dict[str, Any]]]) -> None:
+def test_fields_match_expected(
+    outcomes: tuple[list[tuple[str, dict[str, Any]]], dict[str, dict[str, Any]]],
+) -> None:
     cases, results = outcomes
     right: Counter[str] = Counter()
     total: Counter[str] = Counter()
@@ -132,7 +142,9 @@ def test_fields_match_expected(outcomes: tuple[list[tuple[str, dict[str, Any]]],
     assert accuracy >= ACCURACY_BAR, f"{len(wrong)} fields wrong"
 
 
-def test_check_expectations_met(outcomes: tuple[list[tuple[str, dict[str, Any]]], dict[str, dict[str, Any]]]) -> None:
+def test_check_expectations_met(
+    outcomes: tuple[list[tuple[str, dict[str, Any]]], dict[str, dict[str, Any]]],
+) -> None:
     cases, results = outcomes
     failures: list[str] = []
     for source, expectation in cases:
@@ -142,8 +154,13 @@ def test_check_expectations_met(outcomes: tuple[list[tuple[str, dict[str, Any]]]
         if got["complete"] != want["complete"] or got["missing"] != want["missing"]:
             failures.append(f"{name}: missing {got['missing']} != {want['missing']}")
         proposal = got["proposal"]
-        if (proposal["outcome"], proposal["level"]) != (want["proposal"]["outcome"], want["proposal"]["level"]):
-            failures.append(f"{name}: proposal {proposal['outcome']}/{proposal['level']} != {want['proposal']}")
+        if (proposal["outcome"], proposal["level"]) != (
+            want["proposal"]["outcome"],
+            want["proposal"]["level"],
+        ):
+            failures.append(
+                f"{name}: proposal {proposal['outcome']}/{proposal['level']} != {want['proposal']}"
+            )
         deadlines = [
             {k: d.get(k) for k in expected}
             for d, expected in zip(got["deadlines"], want["deadlines"], strict=False)

@@ -10,7 +10,15 @@ from triage.documents import unattached
 from triage.facts import FormFacts
 from triage.settings import TriageSettings
 
-AGENCY_IDENTIFIERS = ("ids.chs", "ids.pnc", "ids.cro", "ids.visor", "ids.sps", "ids.sw_ref", "ids.chi")
+AGENCY_IDENTIFIERS = (
+    "ids.chs",
+    "ids.pnc",
+    "ids.cro",
+    "ids.visor",
+    "ids.sps",
+    "ids.sw_ref",
+    "ids.chi",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +97,8 @@ def _contact(facts: FormFacts, _settings: TriageSettings) -> Iterator[Missing]:
 
 
 def _documents(facts: FormFacts, _settings: TriageSettings) -> Iterator[Missing]:
-    listed = [d for d in facts.values.get("documents.listed") or [] if isinstance(d, str)]
-    marked = [d for d in facts.values.get("documents.not_attached") or [] if isinstance(d, str)]
+    listed = facts.texts("documents.listed")
+    marked = facts.texts("documents.not_attached")
     absent = list(marked)
     if facts.in_message:
         absent += [d for d in unattached(listed, facts.attachments) if d not in absent]

@@ -24,7 +24,7 @@ def _significant(name: str) -> set[str]:
 
 
 def matches(listed: str, filename: str) -> bool:
-    """"Risk management plan" matches RMP-smith.pdf and risk_management_plan.docx."""
+    """ "Risk management plan" matches RMP-smith.pdf and risk_management_plan.docx."""
     file_words = set(_words(filename))
     wanted = _significant(listed)
     # Every significant word, or all but one of a long name ("Previous MAPPA minutes" is

@@ -31,9 +31,20 @@ class FormFacts:
         except ValueError:
             return None
 
+    def texts(self, name: str) -> list[str]:
+        """The strings of a list-valued field (documents, order types); [] when absent."""
+        value = self.values.get(name)
+        if not isinstance(value, list | tuple):
+            return []
+        return [item for item in value if isinstance(item, str) and item]
+
     def level(self) -> int | None:
         value = self.values.get("level.proposed")
-        return value if isinstance(value, int) and not isinstance(value, bool) and value in (1, 2, 3) else None
+        return (
+            value
+            if isinstance(value, int) and not isinstance(value, bool) and value in (1, 2, 3)
+            else None
+        )
 
     def flag(self, name: str) -> bool | None:
         value = self.values.get(name)

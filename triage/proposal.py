@@ -57,12 +57,18 @@ def _cat3_failures(facts: FormFacts) -> list[str]:
         return []
     failures = []
     if facts.level() == 1:
-        failures.append("Category 3 cases are managed at Level 2 or 3 only: Level 1 is a criteria error")
+        failures.append(
+            "Category 3 cases are managed at Level 2 or 3 only: Level 1 is a criteria error"
+        )
     rosh = facts.values.get("risk.rosh")
     if rosh in LOW_ROSH:
-        failures.append(f"Category 3 needs a high or very high risk of serious harm; RoSH is {rosh}")
+        failures.append(
+            f"Category 3 needs a high or very high risk of serious harm; RoSH is {rosh}"
+        )
     if facts.flag("disposal.supervision") is False:
-        failures.append("Category 3 needs statutory supervision in the community; the form says none")
+        failures.append(
+            "Category 3 needs statutory supervision in the community; the form says none"
+        )
     return failures
 
 
@@ -75,13 +81,19 @@ def _notification(facts: FormFacts) -> Proposal:
             return Proposal(
                 Outcome.REQUEST_INFO,
                 2,
-                (f"Level 1 proposed but {why} points higher: ask whether a Level 2 referral should follow",),
+                (
+                    f"Level 1 proposed but {why} points higher: "
+                    "ask whether a Level 2 referral should follow",
+                ),
             )
         return Proposal(Outcome.RECORD, 1, ("Level 1 notification: record only",))
     return Proposal(
         Outcome.RECORD,
         level,
-        (f"Notification proposes Level {level}: a stage 2 referral must follow within 5 working days (T2)",),
+        (
+            f"Notification proposes Level {level}: "
+            "a stage 2 referral must follow within 5 working days (T2)",
+        ),
     )
 
 
@@ -89,15 +101,19 @@ def _referral(facts: FormFacts) -> Proposal:
     level = facts.level()
     rosh = facts.values.get("risk.rosh")
     if level == 1:
-        return Proposal(Outcome.RECORD, 1, ("Referral at Level 1: record only, no MAPPA meeting needed",))
+        return Proposal(
+            Outcome.RECORD, 1, ("Referral at Level 1: record only, no MAPPA meeting needed",)
+        )
     if level == 3 and rosh in LOW_ROSH:
         return Proposal(
             Outcome.ACCEPT,
             2,
             (f"Level 3 is for the critical few; RoSH is {rosh}: consider acceptance at Level 2",),
         )
-    deadline = "initial meeting within 20 working days (T4)" if level == 2 else (
-        "urgent: initial meeting within 5 working days (T5)"
+    deadline = (
+        "initial meeting within 20 working days (T4)"
+        if level == 2
+        else ("urgent: initial meeting within 5 working days (T5)")
     )
     return Proposal(Outcome.ACCEPT, level, (f"Complete Level {level} referral; {deadline}",))
 
@@ -105,13 +121,18 @@ def _referral(facts: FormFacts) -> Proposal:
 def propose(facts: FormFacts, missing: list[Missing], settings: TriageSettings) -> Proposal:
     level = facts.level()
     if facts.form_type not in ("notification", "referral", "rp_notification", "rp_referral"):
-        return Proposal(Outcome.REQUEST_INFO, None, ("Not recognised as a MAPPA notification or referral form",))
+        return Proposal(
+            Outcome.REQUEST_INFO, None, ("Not recognised as a MAPPA notification or referral form",)
+        )
     district = _outside_area(facts, settings)
     if district is not None:
         return Proposal(
             Outcome.REDIRECT,
             level,
-            (f"Postcode district {district} is outside the area: send to that area's MAPPA Co-ordinator",),
+            (
+                f"Postcode district {district} is outside the area: "
+                "send to that area's MAPPA Co-ordinator",
+            ),
         )
     failures = _cat3_failures(facts)
     if failures:

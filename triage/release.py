@@ -31,6 +31,7 @@ def _back_to(day: date, ok: Callable[[date], bool]) -> date:
 
 def adjust_release_date(stated: date, calendar: WorkingCalendar, rule: ReleaseRule) -> date:
     if rule is ReleaseRule.PRE_2023:
+
         def old_ok(day: date) -> bool:
             return day.weekday() < SATURDAY and not calendar.is_holiday(day)
 

@@ -101,7 +101,9 @@ def test_lines_table_header_opens_records() -> None:
 def test_pdf_value_column_continues_and_label_wraps() -> None:
     lines = [
         TextLine(("Address", "14 Fictional Road"), "p1", Origin.TABLE, columns_known=True),
-        TextLine(("Motherwell ML1 4ZZ",), "p1", Origin.TABLE, columns_known=True, in_value_column=True),
+        TextLine(
+            ("Motherwell ML1 4ZZ",), "p1", Origin.TABLE, columns_known=True, in_value_column=True
+        ),
         TextLine(("Date of", "07/03/1984"), "p1", Origin.TABLE, columns_known=True),
         TextLine(("Birth",), "p1", Origin.TEXT, columns_known=True),
     ]
