@@ -10,6 +10,7 @@ controls labelled values named by their title (``w:alias``) or tag.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from collections.abc import Iterator
@@ -155,6 +156,27 @@ def _text_parts(el: Any) -> Iterator[str]:
             yield from _text_parts(child)
 
 
+# A heading is short; a bold sentence is emphasis, not a heading.
+MAX_HEADING_WORDS = 8
+
+
+def _is_heading_paragraph(p: Any, text: str) -> bool:
+    """A paragraph styled as a heading, or set wholly in bold without a colon ("RISK"): it
+    opens a part of the form and is never the value of the label above it."""
+    if not text.strip() or ":" in text or len(text.split()) > MAX_HEADING_WORDS:
+        return False
+    style = p.find(f"{_W}pPr/{_W}pStyle")
+    if style is not None and style.get(f"{_W}val", "").lower().startswith(("heading", "title")):
+        return True
+    runs = [r for r in p.iter(f"{_W}r") if "".join(r.itertext()).strip()]
+    return bool(runs) and all(_bold(r) for r in runs)
+
+
+def _bold(run: Any) -> bool:
+    bold = run.find(f"{_W}rPr/{_W}b")
+    return bold is not None and bold.get(f"{_W}val", "true").lower() not in ("0", "false")
+
+
 class _Walker:
     def __init__(self) -> None:
         self.items: list[Item] = []
@@ -187,7 +209,10 @@ class _Walker:
         self._controls(p)
         text = text_of(p)
         self.text.append(text)
-        self.paragraphs.extend(text_lines(text, Origin.PARAGRAPH, f"para {self.paragraph_no}"))
+        lines = text_lines(text, Origin.PARAGRAPH, f"para {self.paragraph_no}")
+        if len(lines) == 1 and _is_heading_paragraph(p, text):
+            lines = [dataclasses.replace(lines[0], heading=True)]
+        self.paragraphs.extend(lines)
 
     def _flush_paragraphs(self) -> None:
         if self.paragraphs:

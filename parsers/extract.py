@@ -32,6 +32,7 @@ from parsers.model import (
 )
 from parsers.names import split_full_name
 from parsers.normalise import Normalised
+from parsers.ocrfix import repair as repair_ocr
 from parsers.synonyms import TABLE_HEADERS
 from parsers.tables import columns_for
 
@@ -125,7 +126,8 @@ def _take_pair(collector: _Collector, item: LabelledValue, section: str) -> str:
     if has_boxes(item.value):
         _take_boxes(collector, match.field, item, confidence, evidence)
     else:
-        collector.text(match.field, item.value, confidence, evidence)
+        value = repair_ocr(match.field, item.value) if item.origin is Origin.OCR else item.value
+        collector.text(match.field, value, confidence, evidence)
     return _implied_section(match.field, item.label) or section
 
 
@@ -322,18 +324,13 @@ def _address(collector: _Collector, text: str, confidence: float, evidence: str)
     postcode = norm.to_postcode(text)
     if postcode is not None:
         # The postcode is a field of its own: the address keeps the lines before it.
-        text = text.replace(_written_postcode(text), "")
+        text = text.replace(norm.written_postcode(text), "")
     found = norm.to_address(text)
     if found is None:
         return
     collector.add("person.address", _candidate(found, confidence, evidence))
     if postcode is not None:
         collector.add("person.postcode", _candidate(postcode, confidence * 0.95, evidence))
-
-
-def _written_postcode(text: str) -> str:
-    found = re.search(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", text, re.I)
-    return found.group() if found else ""
 
 
 def _agency_name(collector: _Collector, text: str, confidence: float, evidence: str) -> None:
@@ -407,7 +404,11 @@ def _document_mark(entry: str) -> tuple[str, bool | None]:
     return entry[: found.start()].strip(), attached
 
 
-_DURATION = re.compile(r"^\s*\d+(?:\.\d+)?\s*(?:years?|yrs?|months?|weeks?|days?)\b", re.I)
+_DURATION = re.compile(
+    r"^\s*(?:\d+(?:\.\d+)?\s*(?:years?|yrs?|months?|weeks?|days?)\b"
+    r"|without\s+limit\s+of\s+time\s*$|indeterminate\s*$|indefinite\s*$)",
+    re.I,
+)
 
 
 def _disposal(collector: _Collector, text: str, confidence: float, evidence: str) -> None:

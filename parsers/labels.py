@@ -148,17 +148,35 @@ def _best(words: frozenset[str], *, must: frozenset[str] = frozenset()) -> Label
     """The best field for these words; with ``must``, only synonyms that use the label's
     own words and at least one word of its section."""
     best: LabelMatch | None = None
-    best_size = 0
+    best_key: tuple[float, int, float] = (0.0, 0, 0.0)
     for field, phrase, synonym in _synonym_index():
         if must and not (must <= synonym and synonym & (words - must)):
             continue
         score = _score(words, synonym)
         if score < MIN_SCORE:
             continue
-        # Prefer the higher score; on a tie, the more specific (longer) synonym.
-        if best is None or (score, len(synonym)) > (best.score, best_size):
-            best, best_size = LabelMatch(field, score, phrase), len(synonym)
+        # Prefer the higher score; on a tie, the longer synonym, then the one whose words are
+        # rarer: in "Patient family name", "family name" says more than "patient name".
+        key = (score, len(synonym), _specificity(synonym))
+        if best is None or key > best_key:
+            best, best_key = LabelMatch(field, score, phrase), key
     return best
+
+
+@lru_cache(maxsize=4096)
+def _specificity(synonym: frozenset[str]) -> float:
+    fields_using = _fields_per_word()
+    return sum(1 / fields_using.get(word, 1) for word in synonym)
+
+
+@lru_cache(maxsize=1)
+def _fields_per_word() -> dict[str, int]:
+    """How many fields' synonyms use each word: a word used by many says little."""
+    fields: dict[str, set[str]] = {}
+    for field, _phrase, synonym in _synonym_index():
+        for word in synonym:
+            fields.setdefault(word, set()).add(field)
+    return {word: len(names) for word, names in fields.items()}
 
 
 @lru_cache(maxsize=8192)
@@ -231,12 +249,16 @@ def match_heading(text: str) -> str | None:
     words = frozenset(w for w in words if not w.isdigit())
     if not words or len(words) > 8:
         return None
+    best: tuple[int, int] | None = None
+    found = None
     for section, phrase in _section_index():
         # One extra word at most: "Referrer details (please print)" yes, "Completed by
-        # DS Jane Smith" no.
+        # DS Jane Smith" no. The closest heading wins: "RMO contact details" is the RMO's.
         if phrase <= words and len(words - phrase) <= 1:
-            return section
-    return None
+            key = (len(words - phrase), -len(phrase))
+            if best is None or key < best:
+                best, found = key, section
+    return found
 
 
 def section_words(section: str) -> frozenset[str]:

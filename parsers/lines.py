@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from parsers.fieldspecs import LIST_FIELDS
 from parsers.labels import (
     STOP_WORDS,
     is_known_label,
@@ -31,8 +32,18 @@ _COLON = re.compile(r"^(?P<label>[^:\n]{1,80}?)\s*(?::|\s[-–]\s)\s*(?P<value>.
 _NOT_A_LABEL = re.compile(r"(https?$)|(mailto$)", re.I)
 # Nor is the colon of a time ("09:30"); "Level 2: N/A" is a label.
 _TIME = re.compile(r"\d$")
+# An item answered in brackets ("RMO report (yes)") is a value, never a heading.
+_ANSWERED = re.compile(
+    r"[(\[]\s*(?:attached\s*[:\-]?\s*)?(?:yes|no|y|n|attached|not attached|to follow|enclosed"
+    r"|not enclosed)\s*[)\]]\s*$",
+    re.I,
+)
 # Cells of a line: tabs, pipes, or runs of 3+ spaces (text layers and OCR keep column gaps).
 _CELL_SPLIT = re.compile(r"\t+|\s*\|\s*|\s{3,}")
+# Words that carry a sentence on: after a label's words they show the line is prose.
+_SENTENCE_WORDS = STOP_WORDS | frozenset(
+    "can could will would should must may might shall be been being had not cannot".split()
+)
 # A label is at most this many words; longer text before a colon is a sentence.
 MAX_LABEL_WORDS = 10
 # Look for a known label in at most this many leading words of a line.
@@ -41,6 +52,8 @@ MAX_PREFIX_WORDS = 9
 MAX_SINGLE_WORD_VALUE = 8
 # After a longer label written without a colon, a value runs to at most this many words.
 MAX_PREFIX_VALUE_WORDS = 15
+# A value that starts in lower case and runs to this many words is the rest of a sentence.
+MIN_PROSE_WORDS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +70,8 @@ class TextLine:
     # continues a value only when it starts in the value column.
     columns_known: bool = False
     in_value_column: bool = False
+    # Set by a reader that knows the line is a heading (a Word heading style, bold alone).
+    heading: bool = False
 
     @property
     def text(self) -> str:
@@ -95,9 +110,21 @@ def _prefix_label(text: str) -> tuple[str, str] | None:
         rest = words[n:]
         if len(rest) > (MAX_SINGLE_WORD_VALUE if n == 1 else MAX_PREFIX_VALUE_WORDS):
             continue  # a label's words then a long run of words is prose
+        if any(":" in word for word in words[: n - 1]):
+            continue  # a label ends at its colon: "Risk is to: Children" is not "risk to children"
+        if _reads_as_sentence(words[n - 1], rest):
+            continue  # "Level 3 can commit these.": a sentence that wrapped, not a label
         if is_known_label(_clean_label(candidate)):
             return _clean_label(candidate), " ".join(rest)
     return None
+
+
+def _reads_as_sentence(last_label_word: str, rest: list[str]) -> bool:
+    """ "lead agency is sufficient", "Level 3 can commit these": a verb or a joining word
+    where a label would end or its value begin."""
+    if last_label_word.lower() in _SENTENCE_WORDS:
+        return True
+    return any(word.lower() in _SENTENCE_WORDS for word in rest[:2])
 
 
 def _colon_pair(text: str) -> tuple[str, str] | None:
@@ -133,6 +160,8 @@ class _Open:
     continues: bool = True
     # "Label:" with nothing after the colon announces a value on the following lines.
     announced: bool = False
+    # The cells of the line that opened it, while a wrapped label may still complete it.
+    cells: tuple[str, ...] = ()
 
 
 @dataclass
@@ -154,9 +183,12 @@ class _State:
             self.items.append(Table(headers, tuple(rows), self.origin, where))
             self.table = None
 
-    def start(self, label: str, value: str, origin: Origin, where: str) -> None:
+    def start(
+        self, label: str, value: str, origin: Origin, where: str, cells: tuple[str, ...] = ()
+    ) -> None:
         self.close()
         self.open = _Open(_clean_label(label), [value] if value else [], origin, where)
+        self.open.cells = cells
 
 
 def items_from_lines(lines: Iterable[TextLine], origin: Origin) -> list[Item]:
@@ -193,10 +225,13 @@ def _take(state: _State, line: TextLine) -> None:
         return
     if state.open is not None and _wraps_both(state.open, line):
         return
+    if state.open is not None and _resumes_wrapped_value(state.open, line):
+        state.open.values.append(text)
+        return
     pair = _pair(line)
     if pair is not None and not (_awaiting_value(state) and not _known(pair[0])):
         label, value, origin = pair
-        state.start(label, value, origin, line.where)
+        state.start(label, value, origin, line.where, line.cells)
         if state.open is not None and not value and text.rstrip().endswith(":"):
             state.open.announced = True
         return
@@ -217,7 +252,9 @@ def _awaiting_value(state: _State) -> bool:
 
 def _is_heading(line: TextLine) -> bool:
     """ "Referrer details" on a line of its own opens a section; "Referrer: DS Smith" does not."""
-    if line.in_value_column or len(line.cells) != 1:
+    if line.heading:
+        return True
+    if line.in_value_column or len(line.cells) != 1 or _ANSWERED.search(line.text):
         return False
     if is_section_marker(line.text):
         return True
@@ -229,7 +266,13 @@ def _continues(open_value: _Open, line: TextLine) -> bool:
         return line.in_value_column
     if len(line.cells) > 1 and open_value.values:
         return False  # a new row of label and value
-    return open_value.continues or _resumes_sentence(line.text)
+    return open_value.continues or _resumes_sentence(line.text) or _unfinished_sentence(open_value)
+
+
+def _unfinished_sentence(open_value: _Open) -> bool:
+    """A sentence of prose that stops without its full stop ("...; only") goes on below."""
+    text = " ".join(open_value.values)
+    return len(text.split()) >= MIN_PROSE_WORDS and text.rstrip()[-1:].isalpha()
 
 
 def _belongs_to_announced(open_value: _Open, line: TextLine) -> bool:
@@ -242,8 +285,34 @@ def _belongs_to_announced(open_value: _Open, line: TextLine) -> bool:
     if not open_value.announced or len(line.cells) != 1:
         return False
     pair = _colon_pair(line.text)
-    # "SA07 - High - 23/02/2027" is an item; "Lead agency - Police" or "Other: ..." is not.
-    return pair is None or (":" not in line.text and not _known(pair[0]))
+    # "SA07 - High - 23/02/2027" is an item; "Lead agency - Police" or "Other: ..." is not,
+    # except under a label that announces a list ("Attachments:" then "Risk Assessment - Y").
+    if pair is None or (
+        ":" not in line.text and (not _known(pair[0]) or _announces_list(open_value.label))
+    ):
+        return True
+    # "Rationale:" then "Very high risk of serious harm: recent breaches ...": a sentence with a
+    # colon in it, not the label "risk of serious harm" that its first words resemble.
+    return (
+        not open_value.values and not is_known_label(_clean_label(pair[0])) and _is_prose(pair[1])
+    )
+
+
+def _announces_list(label: str) -> bool:
+    match = match_label(label)
+    return match is not None and match.field in LIST_FIELDS
+
+
+def _is_prose(text: str) -> bool:
+    return text[:1].islower() and len(text.split()) >= MIN_PROSE_WORDS
+
+
+def _resumes_wrapped_value(open_value: _Open, line: TextLine) -> bool:
+    """A wrapped value resumes in lower case even when its first words look like a label
+    ("... management by the" then "lead agency is sufficient; ...")."""
+    if line.columns_known or len(line.cells) != 1 or not open_value.values:
+        return False
+    return line.text[:1].islower() and _colon_pair(line.text) is None
 
 
 def _resumes_sentence(text: str) -> bool:
@@ -251,15 +320,26 @@ def _resumes_sentence(text: str) -> bool:
 
 
 def _wraps_both(open_value: _Open, line: TextLine) -> bool:
-    """OCR of a two-column table: a label and its value both wrap, so the next line holds the
-    rest of each ("Level 3: what cannot be | Level 2 cannot..." then "delivered at Level 2 |
-    with 24-hour staffing...")."""
-    if line.columns_known or len(line.cells) != 2 or not open_value.values:
+    """A label and its value both wrap, so the next line holds the rest of each: in a PDF
+    ("Why can the risk not be managed | Level 2 cannot..." then "at Level 2? | 24-hour...")
+    or OCR ("Level 3: what cannot be | Level 2 cannot..." then "delivered at Level 2 | with
+    24-hour staffing...")."""
+    if len(line.cells) < 2 or not open_value.values or line.in_value_column:
         return False
-    head, rest = line.cells
-    if not head[:1].islower() or _known(head):
+    head, rest = line.cells[0], " ".join(line.cells[1:])
+    opened_by = open_value.cells
+    label_cell = opened_by[0] if len(opened_by) >= 2 else open_value.label
+    longer = f"{label_cell} {head}"
+    if not _known(label_cell) and _known(longer):
+        # Only together a label we know: the first line's label cell was all label.
+        open_value.label = _clean_label(longer)
+        if len(opened_by) >= 2 and len(open_value.values) == 1:
+            open_value.values = [" ".join(opened_by[1:])]
+        open_value.cells = ()
+    elif line.columns_known or len(line.cells) != 2 or not head[:1].islower() or _known(head):
         return False
-    open_value.label = f"{open_value.label} {head}"
+    else:
+        open_value.label = f"{open_value.label} {head}"
     open_value.values.append(rest)
     return True
 
@@ -286,7 +366,8 @@ def _pair(line: TextLine) -> tuple[str, str, Origin] | None:
         return colon[0], colon[1], line.origin
     if _known(text) and len(text.split()) <= MAX_LABEL_WORDS:
         return text, "", line.origin
-    prefixed = _prefix_label(text)
+    # A label never runs across a column gap into the value cell.
+    prefixed = _prefix_label(text) if len(cells) == 1 else None
     if prefixed is not None:
         return prefixed[0], prefixed[1], line.origin
     if colon is not None and colon[1] and len(colon[0].split()) <= 6:

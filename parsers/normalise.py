@@ -37,11 +37,15 @@ def _blank(text: str) -> bool:
     return not stripped or _EMPTY.match(stripped) is not None
 
 
+# Word's and OCR's curly quotes, made plain so that the same words compare equal.
+_PLAIN_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
+
+
 def to_text(text: str) -> Normalised | None:
-    """As written, on one line."""
+    """As written, on one line, with plain quotes."""
     if _blank(text):
         return None
-    return Normalised(" ".join(text.split()))
+    return Normalised(" ".join(text.translate(_PLAIN_QUOTES).split()))
 
 
 def to_name_surname(text: str) -> Normalised | None:
@@ -179,14 +183,24 @@ def to_date(text: str, *, reference_year: int, past: bool = False) -> Normalised
 
 # --- identifiers --------------------------------------------------------------------------
 
-_POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b", re.I)
+# The inward code always starts with a digit: "ML10 ORT" is "ML10 0RT" typed or read badly.
+_POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*([\dO][A-Z]{2})\b", re.I)
+
+
+def written_postcode(text: str) -> str:
+    """The postcode as written in the text ("" if none), for removing it from an address."""
+    found = _POSTCODE.search(text)
+    return found.group() if found else ""
 
 
 def to_postcode(text: str) -> Normalised | None:
     found = _POSTCODE.search(text)
     if found is None:
         return None
-    return Normalised(f"{found.group(1).upper()} {found.group(2).upper()}")
+    inward = found.group(2).upper()
+    return Normalised(
+        f"{found.group(1).upper()} {'0' + inward[1:] if inward[0] == 'O' else inward}"
+    )
 
 
 PNC_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"

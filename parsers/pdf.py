@@ -95,8 +95,11 @@ def _page_lines(page: Any, number: int) -> list[TextLine]:
             rows[-1].append(word)
         else:
             rows.append([word])
-    cells = [c for c in (_cells(sorted(row, key=lambda w: w["x0"])) for row in rows) if c]
-    value_x = _value_column(cells)
+    rows = [sorted(row, key=lambda w: w["x0"]) for row in rows]
+    value_x = _value_column([c for c in (_cells(row) for row in rows) if c])
+    # Where the value column is known, it separates label from value even when a long label
+    # runs close to it ("Why can the risk not be managed" | "Level 2 cannot secure ...").
+    cells = [c for c in (_cells(row, value_x) for row in rows) if c]
     where = f"p{number}"
     lines = []
     for row in cells:
@@ -111,7 +114,7 @@ def _page_lines(page: Any, number: int) -> list[TextLine]:
     return lines
 
 
-def _cells(words: list[dict[str, Any]]) -> list[tuple[str, float]]:
+def _cells(words: list[dict[str, Any]], value_x: float | None = None) -> list[tuple[str, float]]:
     """Words of one line -> (cell text, x where the cell starts)."""
     cells: list[tuple[str, float]] = []
     last_x1 = None
@@ -119,7 +122,12 @@ def _cells(words: list[dict[str, Any]]) -> list[tuple[str, float]]:
         text = word["text"].strip()
         if not text:
             continue
-        if cells and last_x1 is not None and word["x0"] - last_x1 < CELL_GAP:
+        crosses = (
+            value_x is not None
+            and last_x1 is not None
+            and last_x1 < value_x - COLUMN_SNAP <= word["x0"]
+        )
+        if cells and last_x1 is not None and word["x0"] - last_x1 < CELL_GAP and not crosses:
             cells[-1] = (cells[-1][0] + " " + text, cells[-1][1])
         else:
             cells.append((text, word["x0"]))

@@ -6,8 +6,10 @@ as "No."/"Number" or "Tel"/"Telephone" need not be listed twice. Add a wording h
 agency's edition uses one we do not know; never special-case a template in code.
 
 Pseudo-fields (not in the output, turned into real fields by ``parsers.extract``):
-``person.name`` (a full name, split into surname and forenames), ``referrer.contact`` (a phone
-number and/or an e-mail address in one box), ``rp.rmo_contact`` and ``rp.mho_contact``.
+``person.name`` (a full name, split into surname and forenames) and ``referrer.contact`` (a
+phone number and/or an e-mail address in one box). Others (``rp.rmo_contact``, ``rp.security``,
+``risk.to``...) are questions with no field in contract.md, known only so that their answers
+are not taken for another field's.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
         "subject",
         "full name of subject",
         "name of individual",
+        "patient",
+        "name of restricted patient",
+        "offender full name",
     ),
     "person.surname": (
         "surname",
@@ -634,6 +639,10 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
         "order type coro hd ttd",
         "mental health legal status",
         "patient order type",
+        "restriction",
+        "restriction coro hd ttd",
+        "legal order",
+        "legal order coro hd ttd",
     ),
     "rp.hospital": (
         "hospital",
@@ -669,6 +678,34 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
         "mho mental health officer",
         "mho details",
     ),
+    # Questions with no field of their own in contract.md: recognised so that their answers
+    # are not mistaken for another field's ("Security level: High secure" is not a MAPPA level).
+    "rp.rmo_contact": (
+        "rmo telephone",
+        "rmo contact",
+        "rmo email",
+        "rmo contact number",
+        "responsible medical officer telephone",
+        "responsible medical officer contact",
+    ),
+    "rp.mho_contact": (
+        "mho telephone",
+        "mho contact",
+        "mho email",
+        "mho contact number",
+        "mental health officer telephone",
+        "mental health officer contact",
+    ),
+    "rp.security": ("security level", "level of security", "hospital security", "security"),
+    "rp.status": (
+        "status",
+        "sus conditional discharge status",
+        "suspension of detention status",
+        "conditional discharge status",
+        "sus status",
+        "current status",
+    ),
+    "risk.to": ("who is at risk", "risk to", "persons at risk", "potential victims"),
 }
 
 # Labels too vague alone: read them with the heading of their section.
@@ -714,6 +751,7 @@ SECTION_HEADINGS: dict[str, tuple[str, ...]] = {
         "referrer contact details",
         "officer details",
         "form completed by",
+        "contact details",
     ),
     "manager": (
         "manager authorisation",
@@ -752,8 +790,15 @@ SECTION_HEADINGS: dict[str, tuple[str, ...]] = {
         "responsible medical officer",
         "rmo details",
         "responsible medical officer details",
+        "rmo contact details",
     ),
-    "mho": ("mho", "mental health officer", "mho details", "mental health officer details"),
+    "mho": (
+        "mho",
+        "mental health officer",
+        "mho details",
+        "mental health officer details",
+        "mho contact details",
+    ),
     "form": ("form details", "notifying agency", "referring agency", "agency details"),
 }
 

@@ -33,6 +33,14 @@ LABELS = [
     ("E-mail", "referrer", "referrer.email"),
     ("Address", "person", "person.address"),
     ("Name", "rmo", "rp.rmo"),
+    # The RMO's telephone is known as such, so it is never taken for the referrer's.
+    ("Telephone", "rmo", "rp.rmo_contact"),
+    ("RMO tel.", "", "rp.rmo_contact"),
+    # "Patient family name": the rarer words decide between "patient name" and "family name".
+    ("Patient family name", "", "person.surname"),
+    ("Patient first name(s)", "", "person.forenames"),
+    # "Security level: High secure" is the hospital's, not the MAPPA level.
+    ("Level of security", "", "rp.security"),
 ]
 
 
@@ -46,8 +54,8 @@ def test_label_names_field(label: str, section: str, field: str) -> None:
 
 @pytest.mark.parametrize(
     ("label", "section"),
-    [("Telephone", "rmo"), ("Signature", "referrer"), ("Please complete every box", ""), ("", "")],
-    ids=["phone of the RMO is not the referrer's", "signature", "sentence", "empty"],
+    [("Signature", "referrer"), ("Please complete every box", ""), ("", "")],
+    ids=["signature", "sentence", "empty"],
 )
 def test_label_names_nothing(label: str, section: str) -> None:
     assert match_label(label, section) is None
