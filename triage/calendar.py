@@ -37,6 +37,12 @@ class WorkingCalendar:
                 left -= 1
         return current
 
+    def working_day_on_or_before(self, day: date) -> date:
+        """``day`` if it is a working day, else the last working day before it."""
+        while not self.is_working_day(day):
+            day -= timedelta(days=1)
+        return day
+
     def working_days_between(self, earlier: date, later: date) -> int:
         """Working days after ``earlier`` up to and including ``later`` (0 if not later)."""
         count, current = 0, earlier

@@ -62,14 +62,15 @@ def t5_due(referral: date, calendar: WorkingCalendar, settings: TriageSettings) 
     return calendar.add_working_days(referral, settings.t5_working_days)
 
 
-def t6_due(last_meeting: date, settings: TriageSettings) -> date:
-    """Next Level 2 review: at least every 12 weeks."""
-    return last_meeting + timedelta(weeks=settings.t6_weeks)
+def t6_due(last_meeting: date, calendar: WorkingCalendar, settings: TriageSettings) -> date:
+    """Next Level 2 review: at least every 12 weeks, so a review that would fall on a weekend
+    or holiday is due on the working day before."""
+    return calendar.working_day_on_or_before(last_meeting + timedelta(weeks=settings.t6_weeks))
 
 
-def t7_due(last_meeting: date, settings: TriageSettings) -> date:
-    """Next Level 3 review: at least every 6 weeks."""
-    return last_meeting + timedelta(weeks=settings.t7_weeks)
+def t7_due(last_meeting: date, calendar: WorkingCalendar, settings: TriageSettings) -> date:
+    """Next Level 3 review: at least every 6 weeks (the working day before, as for T6)."""
+    return calendar.working_day_on_or_before(last_meeting + timedelta(weeks=settings.t7_weeks))
 
 
 def t8_due(request: date, calendar: WorkingCalendar, settings: TriageSettings) -> date:
