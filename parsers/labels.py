@@ -45,6 +45,10 @@ WORD_EQUIVALENTS = {
     "authorization": "authorisation",
     "organisation": "agency",
     "organization": "agency",
+    # "Notifying service", "Establishment making referral": the agency, by another name.
+    "service": "agency",
+    "establishment": "agency",
+    "why": "reason",
     "yrs": "years",
 }
 
@@ -62,6 +66,9 @@ MIN_SCORE = 0.8
 
 
 def _stem(word: str) -> str:
+    # "What Level 2 cannot deliver" asks what "cannot be delivered at Level 2" asks.
+    if len(word) > 5 and word.endswith("ed"):
+        return word[:-2]
     # Plurals mean the same field: "Offences", "Forenames", "Documents".
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"

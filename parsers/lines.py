@@ -219,6 +219,10 @@ def _take(state: _State, line: TextLine) -> None:
     if _is_heading(line):
         state.close()
         state.items.append(Line(text, state.origin, line.where))
+        if not line.heading and is_known_label(text):
+            # "Responsible medical officer" heads the RMO's part and asks for the RMO's name:
+            # when a value follows on the next line, it is that label's.
+            state.start(text, "", line.origin, line.where)
         return
     if state.open is not None and _belongs_to_announced(state.open, line):
         state.open.values.append(text)
@@ -229,7 +233,7 @@ def _take(state: _State, line: TextLine) -> None:
         state.open.values.append(text)
         return
     pair = _pair(line)
-    if pair is not None and not (_awaiting_value(state) and not _known(pair[0])):
+    if pair is not None and not (_awaiting_value(state) and not _starts_field(pair, text)):
         label, value, origin = pair
         state.start(label, value, origin, line.where, line.cells)
         if state.open is not None and not value and text.rstrip().endswith(":"):
@@ -242,6 +246,16 @@ def _take(state: _State, line: TextLine) -> None:
         return
     state.close()
     state.items.append(Line(text, state.origin, line.where))
+
+
+def _starts_field(pair: tuple[str, str, Origin], text: str) -> bool:
+    """Under a label still waiting for its value, only a plain label starts the next field:
+    "Court" then "Airdrie Sheriff Court", or "Proposed level" then "Level 1", are a label and
+    its value, though the value's words resemble a label."""
+    label, value, _origin = pair
+    if value or text.rstrip().endswith(":"):
+        return _known(label)
+    return is_known_label(_clean_label(label))
 
 
 def _awaiting_value(state: _State) -> bool:

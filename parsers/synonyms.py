@@ -27,6 +27,7 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
         "completed on",
         "date submitted",
         "date of submission",
+        "date of this notice",
         "form date",
         "date sent",
         "referrer date",
@@ -264,6 +265,8 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
         "date sentenced",
         "date of sentence disposal",
         "sentencing date",
+        "sentence imposed",
+        "date sentence imposed",
     ),
     "disposal.release_date": (
         "release date",
@@ -427,6 +430,8 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
     ),
     "level.rationale": (
         "rationale",
+        "reasons",
+        "reason",
         "reason for proposed level",
         "rationale for level",
         "reason for referral",
@@ -495,6 +500,12 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
         "name of referring officer",
         "contact officer",
         "officer completing",
+        "prepared by",
+        "form prepared by",
+        "person notifying",
+        "person referring",
+        "name of person notifying",
+        "name of person referring",
     ),
     "referrer.role": (
         "referrer role",
@@ -560,6 +571,8 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
     ),
     "manager.date": (
         "manager date signed",
+        "countersigned on",
+        "date countersigned",
         "date signed manager",
         "manager signature date",
         "manager date",
@@ -752,6 +765,7 @@ SECTION_HEADINGS: dict[str, tuple[str, ...]] = {
         "officer details",
         "form completed by",
         "contact details",
+        "prepared by",
     ),
     "manager": (
         "manager authorisation",

@@ -1,8 +1,11 @@
-"""Every generated fixture against its expected file, field by field, through the real CLI.
+"""Every fixture against its expected file, field by field, through the real CLI.
 
-The expected files are written by the generator from its ground truth, never by running the
-parsers, so this test can fail. It prints the per-field accuracy; the bar is 99% of expected
-fields right and every `check` expectation met.
+Two sets: the generated forms (``fixtures/forms``, ``fixtures/messages``), whose expected files
+the generator writes from its ground truth, and the hand-made forms (``fixtures/handmade``),
+laid out in ways the generator never produces, whose expected files were written by hand.
+Neither comes from running the parsers, so these tests can fail. Each set must reach the same
+bar, 99% of expected fields right, and meet every `check` expectation; the per-field accuracy
+is printed.
 """
 
 from __future__ import annotations
@@ -22,10 +25,18 @@ ACCURACY_BAR = 0.99
 BATCH = 40
 
 
-def _expected_files() -> list[Path]:
-    return sorted((FIXTURES / "forms").glob("*.expected.json")) + sorted(
-        (FIXTURES / "messages").glob("*.expected.json")
-    )
+SETS = {
+    "generated": ("forms", "messages"),
+    "handmade": ("handmade",),
+}
+
+
+def _expected_files(which: str) -> list[Path]:
+    return [
+        path
+        for folder in SETS[which]
+        for path in sorted((FIXTURES / folder).glob("*.expected.json"))
+    ]
 
 
 def _document(expected: Path) -> Path:
@@ -76,15 +87,16 @@ def _run_checks(
     return results
 
 
-@pytest.fixture(scope="module")
-def outcomes(
-    request: pytest.FixtureRequest,
-) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, dict[str, Any]]]:
+Outcomes = tuple[list[tuple[str, dict[str, Any]]], dict[str, dict[str, Any]]]
+
+
+@pytest.fixture(scope="module", params=sorted(SETS))
+def outcomes(request: pytest.FixtureRequest) -> Outcomes:
     from tests.conftest import ROOT
 
-    files = _expected_files()
+    files = _expected_files(request.param)
     if not files:
-        pytest.fail("no fixtures: run `make fixtures`")
+        pytest.fail(f"no {request.param} fixtures")
     cases = [case for expected in files for case in _cases(expected)]
     received: dict[Path, str] = {}
     for expected in files:
@@ -109,14 +121,12 @@ def outcomes(
     return cases, _run_checks(cli, documents, received)
 
 
-def test_at_least_sixty_forms() -> None:
-    forms = list((FIXTURES / "forms").glob("*.expected.json"))
-    assert len(forms) >= 60
+def test_at_least_sixty_generated_and_three_handmade_forms() -> None:
+    assert len(list((FIXTURES / "forms").glob("*.expected.json"))) >= 60
+    assert len(_expected_files("handmade")) >= 3
 
 
-def test_fields_match_expected(
-    outcomes: tuple[list[tuple[str, dict[str, Any]]], dict[str, dict[str, Any]]],
-) -> None:
+def test_fields_match_expected(outcomes: Outcomes) -> None:
     cases, results = outcomes
     right: Counter[str] = Counter()
     total: Counter[str] = Counter()
@@ -142,9 +152,7 @@ def test_fields_match_expected(
     assert accuracy >= ACCURACY_BAR, f"{len(wrong)} fields wrong"
 
 
-def test_check_expectations_met(
-    outcomes: tuple[list[tuple[str, dict[str, Any]]], dict[str, dict[str, Any]]],
-) -> None:
+def test_check_expectations_met(outcomes: Outcomes) -> None:
     cases, results = outcomes
     failures: list[str] = []
     for source, expectation in cases:
