@@ -162,6 +162,8 @@ class _Open:
     announced: bool = False
     # The cells of the line that opened it, while a wrapped label may still complete it.
     cells: tuple[str, ...] = ()
+    # Opened by a heading that is also a label: any label-like line below ends it.
+    tentative: bool = False
 
 
 @dataclass
@@ -223,6 +225,8 @@ def _take(state: _State, line: TextLine) -> None:
             # "Responsible medical officer" heads the RMO's part and asks for the RMO's name:
             # when a value follows on the next line, it is that label's.
             state.start(text, "", line.origin, line.where)
+            if state.open is not None:
+                state.open.tentative = True
         return
     if state.open is not None and _belongs_to_announced(state.open, line):
         state.open.values.append(text)
@@ -233,7 +237,9 @@ def _take(state: _State, line: TextLine) -> None:
         state.open.values.append(text)
         return
     pair = _pair(line)
-    if pair is not None and not (_awaiting_value(state) and not _starts_field(pair, text)):
+    if pair is not None and not (
+        _awaiting_value(state) and not _starts_field(pair, text, state.open)
+    ):
         label, value, origin = pair
         state.start(label, value, origin, line.where, line.cells)
         if state.open is not None and not value and text.rstrip().endswith(":"):
@@ -248,12 +254,12 @@ def _take(state: _State, line: TextLine) -> None:
     state.items.append(Line(text, state.origin, line.where))
 
 
-def _starts_field(pair: tuple[str, str, Origin], text: str) -> bool:
+def _starts_field(pair: tuple[str, str, Origin], text: str, waiting: _Open | None) -> bool:
     """Under a label still waiting for its value, only a plain label starts the next field:
     "Court" then "Airdrie Sheriff Court", or "Proposed level" then "Level 1", are a label and
     its value, though the value's words resemble a label."""
     label, value, _origin = pair
-    if value or text.rstrip().endswith(":"):
+    if value or text.rstrip().endswith(":") or (waiting is not None and waiting.tentative):
         return _known(label)
     return is_known_label(_clean_label(label))
 

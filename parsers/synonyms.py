@@ -814,6 +814,7 @@ SECTION_HEADINGS: dict[str, tuple[str, ...]] = {
         "mho contact details",
     ),
     "form": ("form details", "notifying agency", "referring agency", "agency details"),
+    "documents": ("supporting documents", "attachments", "enclosures", "documents attached"),
 }
 
 # Header words of the record tables a form may carry, per field they fill. A header row whose
