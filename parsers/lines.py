@@ -186,11 +186,20 @@ class _State:
             self.table = None
 
     def start(
-        self, label: str, value: str, origin: Origin, where: str, cells: tuple[str, ...] = ()
+        self,
+        label: str,
+        value: str,
+        origin: Origin,
+        where: str,
+        cells: tuple[str, ...] = (),
+        *,
+        tentative: bool = False,
     ) -> None:
         self.close()
-        self.open = _Open(_clean_label(label), [value] if value else [], origin, where)
-        self.open.cells = cells
+        values = [value] if value else []
+        self.open = _Open(
+            _clean_label(label), values, origin, where, cells=cells, tentative=tentative
+        )
 
 
 def items_from_lines(lines: Iterable[TextLine], origin: Origin) -> list[Item]:
@@ -224,9 +233,7 @@ def _take(state: _State, line: TextLine) -> None:
         if not line.heading and is_known_label(text):
             # "Responsible medical officer" heads the RMO's part and asks for the RMO's name:
             # when a value follows on the next line, it is that label's.
-            state.start(text, "", line.origin, line.where)
-            if state.open is not None:
-                state.open.tentative = True
+            state.start(text, "", line.origin, line.where, tentative=True)
         return
     if state.open is not None and _belongs_to_announced(state.open, line):
         state.open.values.append(text)
