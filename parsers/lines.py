@@ -297,9 +297,13 @@ def _continues(open_value: _Open, line: TextLine) -> bool:
 
 
 def _unfinished_sentence(open_value: _Open) -> bool:
-    """A sentence of prose that stops without its full stop ("...; only") goes on below."""
-    text = " ".join(open_value.values)
-    return len(text.split()) >= MIN_PROSE_WORDS and text.rstrip()[-1:].isalpha()
+    """A sentence of prose that stops without its full stop ("...; only") goes on below; a
+    name in capitals ("North Lanarkshire Council Justice Social Work") is no sentence."""
+    words = " ".join(open_value.values).split()
+    lower = sum(word[:1].islower() for word in words)
+    return (
+        len(words) >= MIN_PROSE_WORDS and lower >= MIN_PROSE_WORDS // 2 and words[-1][-1:].isalpha()
+    )
 
 
 def _belongs_to_announced(open_value: _Open, line: TextLine) -> bool:

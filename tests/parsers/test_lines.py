@@ -75,3 +75,8 @@ def test_a_reader_marked_heading_never_becomes_a_value() -> None:
         ("Other orders", ""),
         ("Risk level (RoSH)", "High"),
     ]
+
+
+def test_a_long_name_without_a_full_stop_is_not_an_unfinished_sentence() -> None:
+    text = "Agency: North Lanarkshire Council Justice Social Work\nOFFICIAL-SENSITIVE\n"
+    assert _pairs(text) == [("Agency", "North Lanarkshire Council Justice Social Work")]
