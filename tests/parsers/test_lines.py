@@ -78,5 +78,6 @@ def test_a_reader_marked_heading_never_becomes_a_value() -> None:
 
 
 def test_a_long_name_without_a_full_stop_is_not_an_unfinished_sentence() -> None:
-    text = "Agency: North Lanarkshire Council Justice Social Work\nOFFICIAL-SENSITIVE\n"
+    # OCR output: a blank line, then the page's protective marking.
+    text = "Agency: North Lanarkshire Council Justice Social Work\n\nOFFICIAL-SENSITIVE\n"
     assert _pairs(text) == [("Agency", "North Lanarkshire Council Justice Social Work")]
