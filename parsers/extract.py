@@ -387,11 +387,7 @@ def _documents(collector: _Collector, text: str, confidence: float, evidence: st
                 collector.add("documents.not_attached", Candidate([each], confidence, evidence))
 
 
-_ATTACHED_SUFFIX = re.compile(
-    r"\s*[\(\[\-–:]\s*(?:attached\s*[:\-]?\s*)?(?P<answer>yes|no|y|n|attached|not attached|"
-    r"to follow|enclosed|not enclosed)\s*[\)\]]?\s*$",
-    re.I,
-)
+_ATTACHED_SUFFIX = re.compile(rf"\s*[\(\[\-–:]\s*{norm.ATTACHED_ANSWER}\s*[\)\]]?\s*$", re.I)
 
 
 def _document_mark(entry: str) -> tuple[str, bool | None]:
@@ -400,7 +396,7 @@ def _document_mark(entry: str) -> tuple[str, bool | None]:
     if found is None:
         return entry.strip(), None
     answer = found["answer"].lower()
-    attached = answer in ("yes", "y", "attached", "enclosed")
+    attached = answer in norm.ATTACHED_YES
     return entry[: found.start()].strip(), attached
 
 

@@ -24,6 +24,7 @@ from parsers.labels import (
     match_label,
 )
 from parsers.model import Item, LabelledValue, Line, Origin, Table
+from parsers.normalise import ATTACHED_ANSWER
 from parsers.tables import table_kind
 
 # "Label: value", "Label - value" (a spaced dash only: hyphens live inside values).
@@ -33,11 +34,7 @@ _NOT_A_LABEL = re.compile(r"(https?$)|(mailto$)", re.I)
 # Nor is the colon of a time ("09:30"); "Level 2: N/A" is a label.
 _TIME = re.compile(r"\d$")
 # An item answered in brackets ("RMO report (yes)") is a value, never a heading.
-_ANSWERED = re.compile(
-    r"[(\[]\s*(?:attached\s*[:\-]?\s*)?(?:yes|no|y|n|attached|not attached|to follow|enclosed"
-    r"|not enclosed)\s*[)\]]\s*$",
-    re.I,
-)
+_ANSWERED = re.compile(rf"[(\[]\s*{ATTACHED_ANSWER}\s*[)\]]\s*$", re.I)
 # Cells of a line: tabs, pipes, or runs of 3+ spaces (text layers and OCR keep column gaps).
 _CELL_SPLIT = re.compile(r"\t+|\s*\|\s*|\s{3,}")
 # Words that carry a sentence on: after a label's words they show the line is prose.

@@ -187,6 +187,14 @@ def to_date(text: str, *, reference_year: int, past: bool = False) -> Normalised
 _POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*([\dO][A-Z]{2})\b", re.I)
 
 
+# How a form says whether a listed document is attached: "(yes)", "- Y", "attached: No".
+ATTACHED_ANSWER = (
+    r"(?:attached\s*[:\-]?\s*)?(?P<answer>yes|no|y|n|attached|not attached|to follow|enclosed"
+    r"|not enclosed)"
+)
+ATTACHED_YES = frozenset({"yes", "y", "attached", "enclosed"})
+
+
 def written_postcode(text: str) -> str:
     """The postcode as written in the text ("" if none), for removing it from an address."""
     found = _POSTCODE.search(text)

@@ -16,7 +16,7 @@ _BRACKET_FOR_J = re.compile(r"(?<=[A-Za-z0-9])[)\]}](?=$|[\s/\-])")
 _L_FOR_I = re.compile(r"\b(Mc)?l(?=[a-z])")
 
 _REFERENCE_FIELDS = frozenset(
-    {"ids.pnc", "ids.cro", "ids.chs", "ids.sps", "ids.visor", "ids.sw_ref", "ids.chi"}
+    {"ids.pnc", "ids.cro", "ids.chs", "ids.sps", "ids.visor", "ids.sw_ref"}
 )
 _NAME_FIELDS = frozenset(
     {

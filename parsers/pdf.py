@@ -96,10 +96,12 @@ def _page_lines(page: Any, number: int) -> list[TextLine]:
         else:
             rows.append([word])
     rows = [sorted(row, key=lambda w: w["x0"]) for row in rows]
-    value_x = _value_column([c for c in (_cells(row) for row in rows) if c])
-    # Where the value column is known, it separates label from value even when a long label
-    # runs close to it ("Why can the risk not be managed" | "Level 2 cannot secure ...").
-    cells = [c for c in (_cells(row, value_x) for row in rows) if c]
+    cells = [c for c in (_cells(row) for row in rows) if c]
+    value_x = _value_column(cells)
+    if value_x is not None:
+        # The value column separates label from value even when a long label runs close to
+        # it ("Why can the risk not be managed" | "Level 2 cannot secure ...").
+        cells = [c for c in (_cells(row, value_x) for row in rows) if c]
     where = f"p{number}"
     lines = []
     for row in cells:
