@@ -138,3 +138,18 @@ def test_pdf_value_column_continues_and_label_wraps() -> None:
 )
 def test_marks_in_text(text: str, expected: list[tuple[str, bool]]) -> None:
     assert marks_in_text(text) == expected
+
+
+def test_no_field_lists_one_wording_twice() -> None:
+    """Phrases are compared as canonical words, so two that reduce to the same words are one
+    entry written twice; the table stays a list of distinct wordings."""
+    from parsers.labels import label_words
+    from parsers.synonyms import FIELD_LABELS
+
+    repeated = [
+        (field, phrase)
+        for field, phrases in FIELD_LABELS.items()
+        for n, phrase in enumerate(phrases)
+        if label_words(phrase) in {label_words(p) for p in phrases[:n]}
+    ]
+    assert repeated == []
