@@ -6,8 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the tests use: tesseract reads the scanned (image-only) forms,
-# DejaVu fonts are what the fixtures generator draws the forms with.
-DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core
+# DejaVu fonts are what the fixtures generator draws the forms with; the tests start their
+# own Dovecot (IMAP) and PostgreSQL servers on loopback (the packages' system services are
+# not used).
+DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core dovecot-imapd postgresql
 
 .PHONY: demo test lint pytest fixtures bench system-packages clean
 

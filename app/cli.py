@@ -43,12 +43,63 @@ def _parser() -> argparse.ArgumentParser:
         help="when the forms were received (default: the e-mail's date, else now)",
     )
 
-    commands.add_parser("demo", help="run parse and check over the sample forms and summarise")
+    demo = commands.add_parser(
+        "demo", help="the daemon on embedded defaults, fed the sample messages (./var/)"
+    )
+    demo.add_argument("--once", action="store_true", help="exit after the first pass")
+
+    run = commands.add_parser("run", help="the daemon: watch the mailbox, make cases")
+    _config_option(run)
+    run.add_argument("--once", action="store_true", help="work through what is waiting, then exit")
+    run.add_argument(
+        "--now", metavar="DATETIME", help="set the clock (replaying and testing timescales)"
+    )
+
+    status = commands.add_parser("status", help="what is waiting, quarantined, and last read")
+    _config_option(status)
+    status.add_argument("--json", action="store_true", help="one JSON object")
+
+    cases = commands.add_parser("cases", help="the cases")
+    _config_option(cases)
+    cases.add_argument(
+        "--state",
+        choices=["awaiting_decision", "awaiting_information", "decided", "closed"],
+        help="only cases in this state",
+    )
+    cases.add_argument("--json", action="store_true", help="one JSON object per case")
+
+    quarantine = commands.add_parser("quarantine", help="held messages and their reasons")
+    quarantine_commands = quarantine.add_subparsers(
+        dest="quarantine_command", required=True, parser_class=_Parser
+    )
+    listing = quarantine_commands.add_parser("list", help="held messages with their reasons")
+    _config_option(listing)
+    listing.add_argument("--json", action="store_true", help="one JSON object per message")
+    for name, text in (
+        ("release", "take a held message, skipping the sender checks (a person vouches)"),
+        ("reprocess", "run a held message through the whole intake again"),
+    ):
+        action = quarantine_commands.add_parser(name, help=text)
+        action.add_argument("id", type=int, metavar="ID", help="the entry's id (quarantine list)")
+        _config_option(action)
+
+    keys = commands.add_parser("keys", help="storage keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
+    keys_commands.add_parser("new", help="print a new random storage key (base64)")
 
     config = commands.add_parser("config", help="configuration helpers")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     config_commands.add_parser("example", help="print a complete, commented configuration file")
     return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="configuration file (default ./mappa-intake.toml, else the embedded defaults)",
+    )
 
 
 def _document_options(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +121,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from app.demo import run_demo
 
-        return run_demo()
+        return run_demo(args)
+    if args.command == "run":
+        from app.daemon import run_daemon
+
+        return run_daemon(args)
+    if args.command in ("status", "cases", "quarantine"):
+        from app.commands import run_state_command
+
+        return run_state_command(args)
+    if args.command == "keys":
+        from records.sealing import new_key_text
+
+        print(new_key_text())
+        return EXIT_OK
     if args.command == "config":
         from app.settings import example
 

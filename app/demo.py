@@ -1,68 +1,96 @@
-"""``make demo`` for now: parse and check every sample form and message, and summarise.
+"""``mappa-intake demo`` (``make demo``): the daemon on embedded defaults, no outside services.
 
-The daemon and the console replace this in the next issues (contract.md: ``mappa-intake
-demo`` will run the whole system on embedded defaults).
+SQLite under ./var/, a local Maildir inbox under ./var/mail/inbox seeded with the sample
+messages of ``fixtures/messages`` (each dated as its Date header says), a storage key made for
+the run. The daemon takes them, the cases it made are printed, and it goes on watching the
+inbox until Ctrl-C (``--once``: exits after the first pass). The web console joins it in a
+later issue.
+
+./var/ is reset at each start, but only if the demo made it: a ./var/ holding anything else
+(a real installation's database) is left alone and the demo refuses to start.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections import Counter
+import mailbox
+import os
+import shutil
+import sys
 from pathlib import Path
 
-FIXTURES = Path("fixtures")
+from app.settings import load
+
+SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "messages"
+VAR = Path("var")
+MARKER = VAR / ".made-by-demo"
 
 
-def _samples() -> list[Path]:
-    forms = sorted(p for p in (FIXTURES / "forms").iterdir() if not p.name.endswith(".json"))
-    messages = sorted((FIXTURES / "messages").glob("*.eml"))
-    return forms + messages
+def _reset_var() -> bool:
+    if VAR.exists() and not MARKER.exists() and any(VAR.iterdir()):
+        print(
+            "mappa-intake demo: ./var/ holds data the demo did not make; move it away first",
+            file=sys.stderr,
+        )
+        return False
+    shutil.rmtree(VAR, ignore_errors=True)
+    VAR.mkdir()
+    MARKER.write_text("made by mappa-intake demo; removed at its next start\n")
+    return True
 
 
-def run_demo() -> int:
-    from app.documents import run_documents
+def _seed(inbox: Path) -> int:
+    inbox.parent.mkdir(parents=True, exist_ok=True)
+    box = mailbox.Maildir(str(inbox), create=True)
+    count = 0
+    for path in sorted(SAMPLES.glob("*.eml")):
+        raw = path.read_bytes()
+        key = box.add(raw)
+        sent = _date(raw)
+        if sent is not None:
+            # Maildir.add puts a message in new/ under its key: set its delivery time.
+            os.utime(inbox / "new" / key, (sent, sent))
+        count += 1
+    return count
 
-    samples = _samples()
-    print(
-        f"mappa-intake demo: checking {len(samples)} sample forms and messages from {FIXTURES}/\n"
-    )
-    args = argparse.Namespace(
-        command="check", files=samples, json=False, config=None, received="2026-11-23T09:00"
-    )
-    code = run_documents(args)
-    _summary(samples)
-    print(f"\n(exit code of the check: {code}; 1 means some forms are incomplete, as intended)")
-    return 0
+
+def _date(raw: bytes) -> float | None:
+    from intake.envelope import read_headers
+
+    sent = read_headers(raw).sent_at
+    return sent.timestamp() if sent is not None else None
 
 
-def _summary(samples: list[Path]) -> None:
-    from app.documents import _Checker
-    from app.settings import load
-    from app.wiring import limits_from
-    from parsers.api import ReadOptions, parse_path
-    from parsers.errors import ParseError
+def run_demo(args: argparse.Namespace) -> int:
+    if not _reset_var():
+        return 2
+    from records.sealing import new_key_text
 
     settings = load(None)
-    import datetime as dt
+    os.environ.setdefault(str(settings["storage.key_env"]), new_key_text())
+    os.environ.setdefault("MAPPA_LOG_LEVEL", "WARNING")  # the tables below say what happened
+    seeded = _seed(settings.path("mailbox.path"))
+    print(f"mappa-intake demo: {seeded} sample messages delivered to {settings['mailbox.path']}/")
+    print("The daemon takes them now (the scanned forms need OCR: allow half a minute).\n")
+    from app.daemon import run_daemon
 
-    from app.documents import LOCAL_ZONE
+    code = run_daemon(argparse.Namespace(config=None, once=True, now=None))
+    _show()
+    if code != 0 or args.once:
+        return code
+    print(f"\nWatching {settings['mailbox.path']}/new for more mail; Ctrl-C to stop.")
+    code = run_daemon(argparse.Namespace(config=None, once=False, now=None))
+    _show()
+    return code
 
-    now = dt.datetime(2026, 11, 23, 9, 0, tzinfo=LOCAL_ZONE)
-    checker = _Checker(settings, None, now)
-    options = ReadOptions(reference_year=now.year, limits=limits_from(settings))
-    outcomes: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
-    for path in samples:
-        try:
-            forms = parse_path(path, options)
-        except ParseError:
-            outcomes["unreadable"] += 1
-            continue
-        for form in forms:
-            kinds[str(form.form_type)] += 1
-            report = checker.check(form).check or {}
-            proposal = report.get("proposal")
-            outcomes[str(proposal.get("outcome")) if isinstance(proposal, dict) else "?"] += 1
-    print("\nSummary")
-    print("  forms by type:     " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
-    print("  proposed outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+
+def _show() -> None:
+    from app.commands import run_state_command
+
+    for command in ("cases", "quarantine"):
+        print(f"\n$ mappa-intake {command}{' list' if command == 'quarantine' else ''}")
+        run_state_command(
+            argparse.Namespace(
+                command=command, config=None, json=False, state=None, quarantine_command="list"
+            )
+        )

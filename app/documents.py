@@ -14,17 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from app.settings import ConfigError, Settings, load
-from app.wiring import limits_from, triage_from
+from app.wiring import LOCAL_ZONE, limits_from, triage_from
 from parsers.api import ReadOptions, parse_path
 from parsers.errors import ParseError
 from parsers.model import FormType, ParsedForm
 
 EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE = 0, 1, 2
-# Deadlines are counted in the Co-ordinator's days, whatever the server's zone.
-LOCAL_ZONE = ZoneInfo("Europe/London")
 # Show a progress bar from this many files on (fewer finish before it would be read).
 PROGRESS_FROM = 5
 log = logging.getLogger(__name__)

@@ -1,16 +1,26 @@
-"""Settings -> the values the pure packages take (limits, triage settings, the calendar)."""
+"""Settings -> the values and objects the packages take. Each builder imports what it builds
+when called, so a command loads only the packages it uses."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
-from app.settings import Settings
+from app.settings import ConfigError, Settings
 from parsers.limits import MIB, Limits
 
-if TYPE_CHECKING:  # triage (and the holidays tables) load only for `check`
+if TYPE_CHECKING:  # triage (and the holidays tables) load only for `check` and the daemon
+    from intake.casework import CaseworkSettings
+    from intake.mailbox import Mailbox
+    from intake.screening import ScreeningPolicy
+    from records.sealing import Sealer
     from triage.calendar import WorkingCalendar
     from triage.settings import TriageSettings
+
+# Deadlines are counted in the Co-ordinator's days, whatever the server's zone.
+LOCAL_ZONE = ZoneInfo("Europe/London")
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -46,3 +56,95 @@ def triage_from(settings: Settings) -> tuple[TriageSettings, WorkingCalendar]:
         t9_working_days=settings["timescales.t9_working_days"],
     )
     return triage, WorkingCalendar(extra_holidays=extra)
+
+
+def database_url_from(settings: Settings) -> str:
+    """The database URL, a relative SQLite path made relative to the configuration file."""
+    url = str(settings["database.url"])
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        return prefix + str((settings.folder / url[len(prefix) :]).resolve())
+    return url
+
+
+def sealer_from(settings: Settings, environ: Mapping[str, str]) -> Sealer:
+    """The key that seals stored mail, from the environment variable the settings name."""
+    from records.errors import SealError
+    from records.sealing import Sealer
+
+    name = str(settings["storage.key_env"])
+    text = environ.get(name)
+    if not text:
+        raise ConfigError(
+            f"storage.key_env: environment variable {name} is not set"
+            " (make one with: mappa-intake keys new)"
+        )
+    try:
+        return Sealer.from_text(text)
+    except SealError as err:
+        raise ConfigError(f"storage.key_env: {name}: {err}") from err
+
+
+def screening_from(settings: Settings) -> ScreeningPolicy:
+    from email.utils import parseaddr
+
+    from intake.automatic import OwnMail
+    from intake.envelope import domain_of
+    from intake.screening import ScreeningPolicy
+    from intake.trust import TrustPolicy
+
+    address = parseaddr(str(settings["smtp.from"]))[1].lower()
+    if "@" not in address:
+        raise ConfigError("smtp.from: no e-mail address in it")
+    return ScreeningPolicy(
+        trust=TrustPolicy(
+            allowed_domains=tuple(d.lower() for d in settings["senders.allowed_domains"]),
+            authserv_id=str(settings["senders.authserv_id"]),
+        ),
+        own=OwnMail(message_id_domain=domain_of(address), addresses=(address,)),
+        max_message_bytes=int(settings["limits.max_message_mb"]) * MIB,
+    )
+
+
+def mailbox_from(settings: Settings, environ: Mapping[str, str]) -> Mailbox:
+    if settings["mailbox.kind"] == "maildir":
+        from intake.maildir import MaildirMailbox
+
+        return MaildirMailbox(
+            settings.path("mailbox.path"),
+            processed_folder=str(settings["mailbox.processed_folder"]),
+            quarantine_folder=str(settings["mailbox.quarantine_folder"]),
+        )
+    from intake.errors import MailboxError
+    from intake.imap import ImapMailbox, ImapSettings
+
+    auth = str(settings["mailbox.auth"])
+    secret_key = "mailbox.password_env" if auth == "password" else "mailbox.token_env"
+    variable = str(settings[secret_key])
+    if not environ.get(variable):
+        raise ConfigError(f"{secret_key}: environment variable {variable} is not set")
+    ca_file = settings.path("mailbox.ca_file") if settings["mailbox.ca_file"] else None
+    imap = ImapSettings(
+        host=str(settings["mailbox.host"]),
+        port=int(settings["mailbox.port"]),
+        username=str(settings["mailbox.username"]),
+        security=str(settings["mailbox.security"]),
+        folder=str(settings["mailbox.folder"]),
+        processed_folder=str(settings["mailbox.processed_folder"]),
+        quarantine_folder=str(settings["mailbox.quarantine_folder"]),
+        auth=auth,
+        ca_file=ca_file,
+    )
+    try:
+        return ImapMailbox(imap, lambda: environ.get(variable, ""))
+    except MailboxError as err:
+        raise ConfigError(str(err)) from err
+
+
+def casework_from(settings: Settings) -> CaseworkSettings:
+    from intake.casework import CaseworkSettings
+
+    triage, calendar = triage_from(settings)
+    return CaseworkSettings(
+        limits=limits_from(settings), triage=triage, calendar=calendar, zone=LOCAL_ZONE
+    )

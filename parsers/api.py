@@ -25,6 +25,9 @@ class ReadOptions:
     # so that the parsers themselves never read a clock.
     reference_year: int
     limits: Limits = field(default_factory=Limits)
+    # Reading an agency's answer to one of our requests: any named field counts (the answer
+    # may be one line), and the quoted earlier messages are cut from the body first.
+    answer: bool = False
 
 
 def parse_path(path: Path, options: ReadOptions) -> list[ParsedForm]:
@@ -58,7 +61,7 @@ def parse_bytes(data: bytes, name: str, source: str, options: ReadOptions) -> li
             # A forwarded message attached whole (.eml) is read like the outer one.
             return parse_bytes(part, part_name, part_source, options)
 
-        return read_message(data, source, options.limits, read_part)
+        return read_message(data, source, options.limits, read_part, answer=options.answer)
     from parsers.readers import READERS
 
     try:

@@ -117,14 +117,22 @@ def _decoded_text(part: Message, data: bytes) -> bytes:
     return content.encode("utf-8") if isinstance(content, str) else data
 
 
-def is_form(form: ParsedForm) -> bool:
-    return form.form_type is not FormType.UNKNOWN or len(form.fields) >= MIN_FORM_FIELDS
+def is_form(form: ParsedForm, min_fields: int = MIN_FORM_FIELDS) -> bool:
+    return form.form_type is not FormType.UNKNOWN or len(form.fields) >= min_fields
 
 
-def read_message(data: bytes, source: str, limits: Limits, read: ReadDocument) -> list[ParsedForm]:
+def read_message(
+    data: bytes, source: str, limits: Limits, read: ReadDocument, *, answer: bool = False
+) -> list[ParsedForm]:
     """One result per form found; a result with a warning for each part that failed; and, when
-    the message holds no form at all, one result saying so."""
+    the message holds no form at all, one result saying so (``failure`` "no_form").
+
+    ``answer``: the message answers one of our requests, so one named field is enough to
+    count, and the quoted earlier messages are cut from a plain-text body first."""
     message, parts, warnings = split_message(data, limits)
+    if answer:
+        parts = [_without_quotes(p) if p.name == "body.txt" else p for p in parts]
+    min_fields = 1 if answer else MIN_FORM_FIELDS
     subject = str(message.get("Subject", ""))
     received = message_date(message)
     forms: list[ParsedForm] = []
@@ -135,9 +143,9 @@ def read_message(data: bytes, source: str, limits: Limits, read: ReadDocument) -
         try:
             found = read(part.data, part.name, where)
         except ParseError as err:
-            failed.append(_failure(where, f"{part.label}: {err}", part.warnings))
+            failed.append(_failure(where, f"{part.label}: {err}", part.warnings, err.kind))
             continue
-        readable = [f for f in found if is_form(f)]
+        readable = [f for f in found if is_form(f, min_fields)]
         if not readable and part.label.startswith("attachment:"):
             supporting.append(part.name)
         for form in readable:
@@ -145,6 +153,8 @@ def read_message(data: bytes, source: str, limits: Limits, read: ReadDocument) -
             if part.label == "body" and form.form_type is FormType.UNKNOWN:
                 form = _typed_by_subject(form, subject)
             forms.append(form)
+    if not answer:
+        forms = _without_covering_note(forms)
     names = tuple(p.name for p in parts if p.label.startswith("attachment:"))
     for form in forms:
         own = form.source.rsplit("attachment:", 1)[-1]
@@ -157,10 +167,19 @@ def read_message(data: bytes, source: str, limits: Limits, read: ReadDocument) -
         note = "no MAPPA form found in this message"
         if supporting:
             note += f" (attachments: {', '.join(supporting)})"
-        results.insert(0, _failure(source, note, tuple(warnings)))
+        results.insert(0, _failure(source, note, tuple(warnings), "no_form"))
     for result in results:
         result.received = received
     return results
+
+
+def _without_covering_note(forms: list[ParsedForm]) -> list[ParsedForm]:
+    """A body that names a form ("please find attached the MAPPA referral") but carries
+    fewer than MIN_FORM_FIELDS fields, beside a form with more, is its covering note."""
+    full = [f for f in forms if len(f.fields) >= MIN_FORM_FIELDS]
+    if not full:
+        return forms
+    return [f for f in forms if f in full or not f.source.endswith("#body")]
 
 
 def _typed_by_subject(form: ParsedForm, subject: str) -> ParsedForm:
@@ -170,5 +189,12 @@ def _typed_by_subject(form: ParsedForm, subject: str) -> ParsedForm:
     return form if kind is FormType.UNKNOWN else replace(form, form_type=kind)
 
 
-def _failure(source: str, reason: str, warnings: tuple[str, ...]) -> ParsedForm:
-    return ParsedForm(source, FormType.UNKNOWN, {}, [*warnings, reason])
+def _failure(source: str, reason: str, warnings: tuple[str, ...], kind: str) -> ParsedForm:
+    return ParsedForm(source, FormType.UNKNOWN, {}, [*warnings, reason], failure=kind)
+
+
+def _without_quotes(part: Part) -> Part:
+    from parsers.quoting import cut_quoted
+
+    text = part.data.decode("utf-8", "replace")
+    return replace(part, data=cut_quoted(text).encode("utf-8"))

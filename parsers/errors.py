@@ -1,5 +1,6 @@
 """Errors of the parsers. One root, a few documented kinds; each message is one plain line
-that says what is wrong with the document (the caller adds the file name).
+that says what is wrong with the document (the caller adds the file name), and a ``kind``
+that intake uses as the quarantine kind.
 
     ParseError                      root: the document cannot be read
     ├── UnsupportedDocument         not a format we read (old binary .doc, an image, ...)
@@ -15,22 +16,24 @@ from __future__ import annotations
 class ParseError(Exception):
     """The document cannot be read. ``str(err)`` is one line naming the reason."""
 
+    kind = "unreadable_document"
+
 
 class UnsupportedDocument(ParseError):
-    pass
+    kind = "unsupported_document"
 
 
 class EncryptedDocument(ParseError):
-    pass
+    kind = "encrypted"
 
 
 class MacroDocument(ParseError):
-    pass
+    kind = "macro"
 
 
 class LimitExceeded(ParseError):
-    pass
+    kind = "oversized"
 
 
 class CorruptDocument(ParseError):
-    pass
+    kind = "unreadable_document"

@@ -136,6 +136,9 @@ class ParsedForm:
     in_message: bool = False
     # When the e-mail carrying the form was sent (its Date header), if it came in one.
     received: datetime | None = None
+    # Set on a result that stands for a failure rather than a form: the ParseError kind
+    # ("macro", "encrypted", ...) or "no_form". Intake quarantines on it.
+    failure: str | None = None
 
     def value(self, name: str) -> FieldValue | None:
         found = self.fields.get(name)

@@ -11,7 +11,7 @@ import pytest
 from app.settings import SETTINGS, ConfigError, example, load
 from tests.conftest import ROOT, Run
 
-CODE_DIRS = ("app", "parsers", "triage")
+CODE_DIRS = ("app", "parsers", "triage", "intake", "records")
 
 
 def test_every_setting_is_documented() -> None:
@@ -47,10 +47,22 @@ def test_example_is_valid_and_complete(tmp_path: Path) -> None:
         ("[limits]\nmax_pages = 'ten'\n", "limits.max_pages"),
         ("[limits]\nmax_pagez = 10\n", "limits.max_pagez"),
         ("[timescales]\nrelease_rule = 'whenever'\n", "timescales.release_rule"),
+        ("[mailbox]\nkind = 'pigeon'\n", "mailbox.kind"),
+        ("[mailbox]\nkind = 'imap'\n", "mailbox.host"),
+        ("[database]\nurl = 'mysql://x'\n", "database.url"),
         ("[calendar]\nextra_holidays = ['2026-13-01']\n", "calendar.extra_holidays"),
         ("[limits]\nmax_seconds = -1\n", "limits.max_seconds"),
     ],
-    ids=["wrong type", "unknown key", "bad choice", "bad date", "negative"],
+    ids=[
+        "wrong type",
+        "unknown key",
+        "bad choice",
+        "unknown mailbox kind",
+        "imap without a host",
+        "unsupported database",
+        "bad date",
+        "negative",
+    ],
 )
 def test_wrong_setting_names_the_key(tmp_path: Path, text: str, key: str) -> None:
     path = tmp_path / "bad.toml"

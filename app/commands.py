@@ -1,0 +1,117 @@
+"""``status``, ``cases`` and ``quarantine list|release|reprocess``: the ledger and the cases
+seen (and, for quarantine, acted on) from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from app.settings import ConfigError, load
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"mappa-intake: {message}", file=sys.stderr)
+    return code
+
+
+def run_state_command(args: argparse.Namespace) -> int:
+    from app.runtime import open_database
+    from records.errors import RecordsError
+
+    try:
+        settings = load(args.config)
+        if args.command == "quarantine" and args.quarantine_command != "list":
+            return _quarantine_action(args, settings)
+        db = open_database(settings)
+    except ConfigError as err:
+        return _fail(str(err))
+    except RecordsError as err:
+        return _fail(str(err), EXIT_PROBLEM)
+    try:
+        with db.session() as session:
+            from records import views
+
+            if args.command == "status":
+                _print_status(views.status(session), as_json=args.json)
+            elif args.command == "cases":
+                _print_rows(views.case_summaries(session, args.state), args.json, _case_line)
+            else:
+                _print_rows(views.quarantine_list(session), args.json, _quarantine_line)
+    finally:
+        db.dispose()
+    return EXIT_OK
+
+
+def _print_rows(rows: list[dict[str, Any]], as_json: bool, line: Any) -> None:
+    for row in rows:
+        print(json.dumps(row, ensure_ascii=False) if as_json else line(row))
+    if not as_json and not rows:
+        print("(none)")
+
+
+def _case_line(case: dict[str, Any]) -> str:
+    proposal = case["proposal"] or {}
+    level = proposal.get("level")
+    proposed = f"{proposal.get('outcome', '-')}" + (f" L{level}" if level else "")
+    missing = f"missing {len(case['missing'])}" if case["missing"] else "complete"
+    return (
+        f"{case['ref']}  {case['state']:<21} {case['form_type']:<16} "
+        f"{case['category'] or '-':<5} {proposed:<18} {missing}"
+    )
+
+
+def _quarantine_line(entry: dict[str, Any]) -> str:
+    return f"{entry['id']:>5}  {entry['received'][:16]}  {entry['kind']:<18} {entry['reason']}"
+
+
+def _print_status(status: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(status))
+        return
+    cases = ", ".join(f"{k} {v}" for k, v in sorted(status["cases"].items())) or "none"
+    print(f"waiting to be processed: {status['waiting']}")
+    print(f"quarantined (held):      {status['quarantined']}")
+    print(f"cases:                   {cases}")
+    print(f"outbox failures:         {status['outbox_failures']}")
+    for mailbox in status["mailboxes"]:
+        print(f"mailbox {mailbox['mailbox']}: last read {mailbox['last_read'] or 'never'}")
+
+
+def _quarantine_action(args: argparse.Namespace, settings: Any) -> int:
+    """release: take the message whatever its sender checks said (a person vouches for it);
+    reprocess: run the whole intake again (after the allow-list or a parser was fixed)."""
+    from app.runtime import make_clock, open_runtime
+    from records import ledger
+    from records.errors import NotFound
+    from records.tables import MessageState, QuarantineState
+
+    runtime = open_runtime(settings, os.environ, make_clock(None))
+    try:
+        with runtime.db.session() as session:
+            entry, message = ledger.entry(session, args.id)
+            if entry.state is not QuarantineState.HELD:
+                return _fail(f"quarantine entry {args.id} is {entry.state}, not held", EXIT_PROBLEM)
+            assert message.id is not None
+            raw = ledger.raw_bytes(session, message.id, runtime.processor.sealer)
+        vouched = args.quarantine_command == "release"
+        refs = runtime.processor.take(
+            message.id, raw, expected=MessageState.QUARANTINED, vouched=vouched
+        )
+    except NotFound as err:
+        return _fail(str(err), EXIT_PROBLEM)
+    finally:
+        runtime.db.dispose()
+    if refs is None:
+        return _fail(f"quarantine entry {args.id} was dealt with by another process", EXIT_PROBLEM)
+    if not refs:
+        with runtime.db.session() as session:
+            entry, _message = ledger.entry(session, args.id)
+        print(f"quarantine entry {args.id}: still held: {entry.reason}")
+        return EXIT_PROBLEM
+    print(f"quarantine entry {args.id}: taken into {', '.join(refs)}")
+    return EXIT_OK

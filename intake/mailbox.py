@@ -1,0 +1,64 @@
+"""The one Protocol every mailbox adapter implements, and the values it returns.
+
+The ledger, not the mailbox, is the memory of what was done: an adapter only lists what is
+in the watched folder, hands over a message's bytes, and moves a message out when the ledger
+has recorded its fate. Each adapter makes its connection in one place and translates its
+library's errors into ``intake.errors.MailboxError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class Destination(StrEnum):
+    PROCESSED = "processed"
+    QUARANTINE = "quarantine"
+
+
+@dataclass(frozen=True, slots=True)
+class FolderSnapshot:
+    """What the watched folder holds now. ``uidvalidity`` changes when the server renumbers
+    the folder (RFC 3501 §2.3.1.1); UIDs are only meaningful with it."""
+
+    uidvalidity: int
+    uids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    raw: bytes
+    delivered_at: datetime | None  # when the server took delivery (IMAP INTERNALDATE)
+
+
+class Mailbox(Protocol):
+    @property
+    def name(self) -> str:
+        """Stable name for the ledger and the logs (no secret in it)."""
+        ...
+
+    @property
+    def folder(self) -> str: ...
+
+    def connect(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def snapshot(self) -> FolderSnapshot: ...
+
+    def fetch(self, uid: str) -> Fetched | None:
+        """The message's bytes, or None if it is no longer there (deleted or moved)."""
+        ...
+
+    def move(self, uid: str, destination: Destination) -> None:
+        """Move the message out of the watched folder; nothing if it is already gone."""
+        ...
+
+    def wait(self, seconds: float, stop: Callable[[], bool]) -> None:
+        """Return when new mail may have arrived, after ``seconds``, or soon after ``stop()``
+        turns true (a SIGTERM must not wait out a long IDLE)."""
+        ...

@@ -1,0 +1,124 @@
+"""A local Maildir as the inbox (the demo, and anywhere mail is delivered to disk).
+
+Messages are files in ``new/`` and ``cur/``; a message's key is its file name up to the
+``:2,`` info suffix (the Maildir convention), which never changes, so the key serves as UID.
+Processed and quarantined mail moves into the Maildir++ sub-folders ``.Processed`` and
+``.Quarantine`` by ``rename``, which is atomic: a message is in one folder or the other,
+never both, whenever the process stops.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from intake.errors import MailboxError
+from intake.mailbox import Destination, Fetched, FolderSnapshot
+
+# How often a waiting daemon looks for new files: deliveries show within this.
+POLL_SECONDS = 0.5
+# A Maildir has no UIDVALIDITY; its keys never change, so one constant stands in for it.
+MAILDIR_UIDVALIDITY = 1
+_SUBDIRS = ("new", "cur", "tmp")
+
+
+class MaildirMailbox:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        processed_folder: str = "Processed",
+        quarantine_folder: str = "Quarantine",
+    ) -> None:
+        self.path = path
+        self._targets = {
+            Destination.PROCESSED: path / f".{processed_folder}",
+            Destination.QUARANTINE: path / f".{quarantine_folder}",
+        }
+
+    @property
+    def name(self) -> str:
+        return f"maildir:{self.path.resolve()}"
+
+    @property
+    def folder(self) -> str:
+        return "INBOX"
+
+    def connect(self) -> None:
+        try:
+            for folder in (self.path, *self._targets.values()):
+                for sub in _SUBDIRS:
+                    (folder / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise MailboxError(f"mailbox {self.name}: cannot open: {err}") from err
+
+    def close(self) -> None:
+        pass
+
+    def _files(self) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        for sub in ("new", "cur"):
+            try:
+                entries = list(os.scandir(self.path / sub))
+            except OSError as err:
+                raise MailboxError(f"mailbox {self.name}: cannot list {sub}/: {err}") from err
+            for entry in entries:
+                if entry.is_file() and not entry.name.startswith("."):
+                    found[entry.name.split(":", 1)[0]] = Path(entry.path)
+        return found
+
+    def snapshot(self) -> FolderSnapshot:
+        files = self._files()
+        # Oldest first: Maildir unique names begin with the delivery time in seconds.
+        keys = sorted(files, key=lambda k: (_mtime(files[k]), k))
+        return FolderSnapshot(MAILDIR_UIDVALIDITY, tuple(keys))
+
+    def fetch(self, uid: str) -> Fetched | None:
+        path = self._files().get(uid)
+        if path is None:
+            return None
+        try:
+            raw = path.read_bytes()
+            delivered = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise MailboxError(f"mailbox {self.name} uid {uid}: cannot read: {err}") from err
+        return Fetched(raw, delivered)
+
+    def move(self, uid: str, destination: Destination) -> None:
+        path = self._files().get(uid)
+        if path is None:
+            return
+        target = self._targets[destination] / "cur" / path.name
+        try:
+            os.rename(path, target)
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise MailboxError(f"mailbox {self.name} uid {uid}: cannot move: {err}") from err
+
+    def wait(self, seconds: float, stop: Callable[[], bool]) -> None:
+        """Poll ``new/`` until something is delivered, ``seconds`` pass, or ``stop()``."""
+        deadline = time.monotonic() + seconds
+        before = self._new_names()
+        while time.monotonic() < deadline and not stop():
+            time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+            if self._new_names() - before:
+                return
+
+    def _new_names(self) -> set[str]:
+        try:
+            return {e.name for e in os.scandir(self.path / "new")}
+        except OSError:
+            return set()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

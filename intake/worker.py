@@ -1,0 +1,254 @@
+"""One mailbox, exactly once: lease, claim, process, move, reconcile.
+
+The order is what makes it safe to stop the process at any instant:
+
+1. **claim**: the message's place, its envelope and its sealed raw bytes go into the ledger in
+   one transaction. Before that commits, nothing happened; after, the bytes are ours.
+2. **process**: screening, parsing and triage from the *stored* bytes; the case (or the
+   quarantine entry) and the ledger's new state commit together.
+3. **move** the message out of the watched folder, then note that it moved.
+
+On every pass the ledger is reconciled with the mailbox first: a claimed message is processed
+(even if someone has since deleted it from the mailbox), a processed one still in the folder is
+moved, one that left the folder is noted. A place (mailbox, folder, UIDVALIDITY, UID) is unique
+in the ledger; the same bytes with the same Message-ID at a new place (the folder was
+renumbered) follow the existing row. Only the holder of the mailbox's lease claims.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from intake.envelope import read_headers
+from intake.mailbox import Destination, Fetched, FolderSnapshot, Mailbox
+from intake.processing import Clock, MessageProcessor
+from records import leases, ledger
+from records.ledger import Envelope, Place
+from records.tables import InboundMessage, MessageState
+
+log = logging.getLogger(__name__)
+
+# A message whose processing was begun this many times without finishing (the process was
+# killed each time, perhaps by the message itself: a native library's crash, the OOM killer)
+# is held as "failed", so it cannot stop intake for ever. Ten leaves room for restarts that
+# were nothing to do with the message.
+MAX_ATTEMPTS = 10
+# The lease outlives a pass's longest quiet spell (one slow document) by a wide margin.
+LEASE_TTL = timedelta(minutes=5)
+# Renew the lease when less than this is left.
+LEASE_RENEW_WITHIN = timedelta(minutes=4)
+
+
+class LeaseLost(Exception):
+    """Another process holds this mailbox's lease now: stop claiming at once."""
+
+
+def process_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def holder_is_dead(holder: str) -> bool:
+    """True when the holder was a process on this host that no longer exists (it was killed
+    or crashed): its lease need not run out before another process takes over. A holder on
+    another host, or a live process, is never judged dead here."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False
+
+
+@dataclass(slots=True)
+class PassReport:
+    busy: bool = False  # another process holds the lease
+    claimed: int = 0
+    processed: int = 0
+    quarantined: int = 0
+    refs: list[str] = field(default_factory=list)
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class IntakeWorker:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        processor: MessageProcessor,
+        *,
+        holder: str | None = None,
+        stop: Callable[[], bool] = lambda: False,
+        wall_clock: Clock = _wall_clock,
+    ) -> None:
+        self.mailbox = mailbox
+        self.processor = processor
+        self.db = processor.db
+        self.clock = processor.clock  # domain time (may replay the past: --now)
+        self.wall_clock = wall_clock  # lease time: always the real one
+        self.holder = holder or process_holder()
+        self.stop = stop
+        self._lease_until: datetime | None = None
+
+    # -- the lease -------------------------------------------------------------------------
+
+    def _take_lease(self) -> bool:
+        now = self.wall_clock()
+        with self.db.session() as session:
+            taken = leases.acquire(
+                session, self.mailbox.name, self.holder, now, LEASE_TTL, holder_is_dead
+            )
+        self._lease_until = now + LEASE_TTL if taken else None
+        return taken
+
+    def _keep_lease(self) -> None:
+        left = None if self._lease_until is None else self._lease_until - self.wall_clock()
+        if (left is None or left < LEASE_RENEW_WITHIN) and not self._take_lease():
+            raise LeaseLost(f"mailbox {self.mailbox.name}: lease taken by another process")
+
+    def release_lease(self) -> None:
+        with self.db.session() as session:
+            leases.release(session, self.mailbox.name, self.holder, self.wall_clock())
+        self._lease_until = None
+
+    # -- a pass ----------------------------------------------------------------------------
+
+    def run_pass(self) -> PassReport:
+        """Reconcile, then take everything in the folder; MailboxError propagates."""
+        report = PassReport()
+        if not self._take_lease():
+            report.busy = True
+            return report
+        try:
+            self._finish_claimed(report)
+            self.mailbox.connect()
+            snapshot = self.mailbox.snapshot()
+            for uid in snapshot.uids:
+                if self.stop():
+                    break
+                self._keep_lease()
+                place = Place(self.mailbox.name, self.mailbox.folder, snapshot.uidvalidity, uid)
+                self._handle(place, report)
+            else:
+                self._settle_moves(snapshot)
+                with self.db.session() as session:
+                    leases.mark_read(session, self.mailbox.name, self.wall_clock())
+        except LeaseLost:
+            log.warning("lease lost; pass stopped", extra={"mailbox": self.mailbox.name})
+        return report
+
+    def _finish_claimed(self, report: PassReport) -> None:
+        with self.db.session() as session:
+            waiting = [m.id for m in ledger.awaiting_processing(session, self.mailbox.name)]
+        for inbound_id in waiting:
+            if self.stop():
+                return
+            assert inbound_id is not None
+            self._process(inbound_id, report)
+
+    def _handle(self, place: Place, report: PassReport) -> None:
+        with self.db.session() as session:
+            row = ledger.find_at(session, place)
+        if row is None:
+            fetched = self.mailbox.fetch(place.uid)
+            if fetched is None:
+                log.info("message gone before it was read", extra={"uid": place.uid})
+                return
+            row = self._claim(place, fetched)
+            report.claimed += 1
+        assert row.id is not None
+        if row.state is MessageState.CLAIMED:
+            self._process(row.id, report)
+        self._move(row.id, place.uid)
+
+    def _claim(self, place: Place, fetched: Fetched) -> InboundMessage:
+        headers = read_headers(fetched.raw)
+        envelope = Envelope(
+            message_id=headers.message_id,
+            from_address=headers.from_address,
+            sent_at=headers.sent_at,
+            delivered_at=fetched.delivered_at,
+        )
+        digest = ledger.sha256(fetched.raw)
+        with self.db.session() as session:
+            if not leases.holds(session, self.mailbox.name, self.holder, self.wall_clock()):
+                raise LeaseLost(f"mailbox {self.mailbox.name}: lease expired before a claim")
+            same = ledger.find_same(session, self.mailbox.name, digest, headers.message_id)
+            if same is not None:
+                ledger.relocate(session, same, place)
+                log.info(
+                    "message seen again at a new place",
+                    extra={"inbound": same.id, "uid": place.uid},
+                )
+                return same
+            row = ledger.claim(
+                session, place, fetched.raw, envelope, self.processor.sealer, self.clock()
+            )
+        log.info(
+            "message claimed",
+            extra={"inbound": row.id, "message_id": headers.message_id, "size": row.size},
+        )
+        return row
+
+    def _process(self, inbound_id: int, report: PassReport) -> None:
+        with self.db.session() as session:
+            row = session.get(InboundMessage, inbound_id)
+            assert row is not None
+            if row.state is not MessageState.CLAIMED:
+                return
+            attempts = ledger.begin_attempt(session, row)
+            raw = ledger.raw_bytes(session, inbound_id, self.processor.sealer)
+        if attempts > MAX_ATTEMPTS:
+            self.processor.hold(
+                inbound_id,
+                "failed",
+                f"processing was begun {MAX_ATTEMPTS} times and never finished",
+                MessageState.CLAIMED,
+            )
+            report.quarantined += 1
+            return
+        outcome = self.processor.take(inbound_id, raw, expected=MessageState.CLAIMED, vouched=False)
+        if outcome is None:
+            return
+        if outcome:
+            report.processed += 1
+            report.refs.extend(outcome)
+        else:
+            report.quarantined += 1
+
+    def _move(self, inbound_id: int, uid: str) -> None:
+        with self.db.session() as session:
+            row = session.get(InboundMessage, inbound_id)
+            assert row is not None
+            state = row.state
+        if state is MessageState.CLAIMED:
+            return  # processing did not finish (stop requested): the next pass does it
+        destination = (
+            Destination.PROCESSED if state is MessageState.PROCESSED else Destination.QUARANTINE
+        )
+        self.mailbox.move(uid, destination)
+        with self.db.session() as session:
+            ledger.mark_moved(session, inbound_id, self.clock())
+
+    def _settle_moves(self, snapshot: FolderSnapshot) -> None:
+        """Messages finished in the ledger that are no longer in the folder have left it (we
+        moved them before a stop, or someone else did): note it."""
+        present = set(snapshot.uids)
+        with self.db.session() as session:
+            for row in ledger.awaiting_move(session, self.mailbox.name):
+                here = row.uidvalidity == snapshot.uidvalidity and row.uid in present
+                if row.folder == self.mailbox.folder and not here:
+                    assert row.id is not None
+                    ledger.mark_moved(session, row.id, self.clock())

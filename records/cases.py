@@ -1,0 +1,292 @@
+"""Cases and what hangs on them: forms with their fields, triage results, deadlines.
+
+A case reference is ``MAPPA-<year>-<number>``, numbered from 1 each year; the number is
+taken from ``case_counter`` in the same transaction that opens the case, so references are
+never skipped by a failed intake and never given twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from records.errors import NotFound
+from records.events import record_event
+from records.tables import (
+    Case,
+    CaseCounter,
+    CaseState,
+    DeadlineRow,
+    EventKind,
+    Form,
+    FormField,
+    InboundMessage,
+    OutboundMessage,
+    Proposal,
+)
+
+REF_PREFIX = "MAPPA"
+# The person's identifiers a case keeps in columns of its own: (field name, column).
+IDENTIFIER_COLUMNS = (
+    ("ids.pnc", "pnc"),
+    ("ids.chs", "chs"),
+    ("ids.cro", "cro"),
+    ("ids.chi", "chi"),
+    ("ids.sps", "sps_number"),
+    ("ids.visor", "visor_ref"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldValue:
+    value: Any
+    confidence: float
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class FormInput:
+    """One parsed form, as plain values (records imports no parser)."""
+
+    source: str
+    form_type: str
+    fields: Mapping[str, FieldValue]
+    warnings: Sequence[str] = ()
+    attachments: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineInput:
+    timescale: str
+    start: date
+    due: date
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentInput:
+    complete: bool
+    missing: Sequence[str]
+    outcome: str
+    level: int | None
+    reasons: Sequence[str]
+    deadlines: Sequence[DeadlineInput]
+
+
+def next_ref(session: Session, year: int) -> str:
+    counter = session.exec(
+        select(CaseCounter).where(CaseCounter.year == year).with_for_update()
+    ).first()
+    if counter is None:
+        counter = CaseCounter(year=year, last=0)
+    counter.last += 1
+    session.add(counter)
+    session.flush()
+    return f"{REF_PREFIX}-{year}-{counter.last:04d}"
+
+
+def open_case(session: Session, form: FormInput, received_at: datetime, now: datetime) -> Case:
+    case = Case(
+        ref=next_ref(session, received_at.year),
+        state=CaseState.AWAITING_DECISION,
+        form_type=form.form_type,
+        received_at=received_at,
+        created_at=now,
+        updated_at=now,
+    )
+    _update_columns(case, form)
+    session.add(case)
+    session.flush()
+    record_event(session, EventKind.CASE_OPENED, now, case_id=case.id, form_type=form.form_type)
+    return case
+
+
+def _update_columns(case: Case, form: FormInput) -> None:
+    """Columns the queue sorts and searches on, from the newest form that has them."""
+    simple = {"category": "category", "form.agency": "agency", **dict(IDENTIFIER_COLUMNS)}
+    for name, column in simple.items():
+        found = form.fields.get(name)
+        if found is not None and isinstance(found.value, str) and found.value:
+            setattr(case, column, found.value[:30])
+    if form.form_type != "unknown":
+        case.form_type = form.form_type
+
+
+def add_form(session: Session, case: Case, inbound_id: int, form: FormInput, now: datetime) -> Form:
+    assert case.id is not None
+    row = Form(
+        case_id=case.id,
+        inbound_id=inbound_id,
+        source=form.source[:400],
+        form_type=form.form_type,
+        warnings=list(form.warnings),
+        attachments=list(form.attachments),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    for name, found in form.fields.items():
+        session.add(
+            FormField(
+                form_id=row.id,
+                name=name,
+                value=found.value,
+                confidence=found.confidence,
+                evidence=found.evidence[:300],
+            )
+        )
+    _update_columns(case, form)
+    case.updated_at = now
+    session.add(case)
+    record_event(
+        session,
+        EventKind.PARSED,
+        now,
+        case_id=case.id,
+        inbound_id=inbound_id,
+        form_type=form.form_type,
+        fields=len(form.fields),
+    )
+    return row
+
+
+def merged_fields(session: Session, case_id: int) -> dict[str, Any]:
+    """The case's field values: each form's over the earlier ones' (a reply's answer
+    replaces the gap it fills)."""
+    rows = session.exec(
+        select(FormField.name, FormField.value)
+        .join(Form, col(Form.id) == FormField.form_id)
+        .where(Form.case_id == case_id)
+        .order_by(col(Form.id), col(FormField.id))
+    ).all()
+    return {name: value for name, value in rows if value not in (None, "", [])}
+
+
+def case_attachments(session: Session, case_id: int) -> tuple[str, ...]:
+    """Every document sent on the case so far, in arrival order, once each."""
+    names: dict[str, None] = {}
+    for attachments in session.exec(
+        select(Form.attachments).where(Form.case_id == case_id).order_by(col(Form.id))
+    ).all():
+        names.update(dict.fromkeys(attachments or ()))
+    return tuple(names)
+
+
+def save_assessment(
+    session: Session, case: Case, result: AssessmentInput, now: datetime
+) -> Proposal:
+    assert case.id is not None
+    proposal = Proposal(
+        case_id=case.id,
+        complete=result.complete,
+        missing=list(result.missing),
+        outcome=result.outcome,
+        level=result.level,
+        reasons=list(result.reasons),
+        created_at=now,
+    )
+    session.add(proposal)
+    session.flush()
+    assert proposal.id is not None
+    for deadline in result.deadlines:
+        session.add(
+            DeadlineRow(
+                proposal_id=proposal.id,
+                case_id=case.id,
+                timescale=deadline.timescale,
+                start=deadline.start,
+                due=deadline.due,
+                status=deadline.status,
+            )
+        )
+    record_event(
+        session,
+        EventKind.PROPOSED,
+        now,
+        case_id=case.id,
+        outcome=result.outcome,
+        level=result.level,
+        complete=result.complete,
+        missing=len(result.missing),
+    )
+    return proposal
+
+
+def current_proposal(session: Session, case_id: int) -> Proposal | None:
+    return session.exec(
+        select(Proposal).where(Proposal.case_id == case_id).order_by(col(Proposal.id).desc())
+    ).first()
+
+
+def deadlines_of(session: Session, proposal_id: int) -> Sequence[DeadlineRow]:
+    return session.exec(
+        select(DeadlineRow)
+        .where(DeadlineRow.proposal_id == proposal_id)
+        .order_by(col(DeadlineRow.id))
+    ).all()
+
+
+def by_ref(session: Session, ref: str) -> Case:
+    case = session.exec(select(Case).where(Case.ref == ref.upper())).first()
+    if case is None:
+        raise NotFound(f"no case {ref}")
+    return case
+
+
+def find_by_ref(session: Session, ref: str) -> Case | None:
+    return session.exec(select(Case).where(Case.ref == ref.upper())).first()
+
+
+def find_by_message_ids(session: Session, message_ids: Iterable[str]) -> Case | None:
+    """The case one of these Message-IDs belongs to: one of ours, or an agency's earlier
+    message on the case (a reply in the agency's own thread)."""
+    wanted = [m for m in message_ids if m]
+    if not wanted:
+        return None
+    ours = session.exec(
+        select(Case)
+        .join(OutboundMessage, col(OutboundMessage.case_id) == Case.id)
+        .where(col(OutboundMessage.message_id).in_(wanted))
+    ).first()
+    if ours is not None:
+        return ours
+    return session.exec(
+        select(Case)
+        .join(Form, col(Form.case_id) == Case.id)
+        .join(InboundMessage, col(InboundMessage.id) == Form.inbound_id)
+        .where(col(InboundMessage.message_id).in_(wanted))
+        .order_by(col(InboundMessage.id))
+    ).first()
+
+
+def message_ids_of(session: Session, case_id: int) -> list[str]:
+    """The Message-IDs of every inbound message on the case, in arrival order."""
+    rows = session.exec(
+        select(InboundMessage.id, InboundMessage.message_id)
+        .join(Form, col(Form.inbound_id) == InboundMessage.id)
+        .where(Form.case_id == case_id)
+        .order_by(col(InboundMessage.id))
+    ).all()
+    return list(dict.fromkeys(m for _, m in rows if m))
+
+
+def cases_of_message(session: Session, inbound_id: int) -> list[str]:
+    """The references of the cases a message was made into (none if it never was)."""
+    rows = session.exec(
+        select(Case.ref)
+        .join(Form, col(Form.case_id) == Case.id)
+        .where(Form.inbound_id == inbound_id)
+        .order_by(col(Case.id))
+    ).all()
+    return list(dict.fromkeys(rows))
+
+
+def count_by_state(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Case.state, sa.func.count()).group_by(Case.state)).all()
+    return {str(state): int(n) for state, n in rows}

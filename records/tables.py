@@ -1,0 +1,284 @@
+"""The schema: every table mappa-intake keeps. Migrations in ``records/migrations`` build it.
+
+Two halves:
+
+* the **ledger** of what came in: ``InboundMessage`` (one row per message, whatever became of
+  it), ``StoredBlob`` (its raw bytes and attachments, sealed), ``QuarantineEntry`` and
+  ``MailboxLease``;
+* the **casework**: ``Case`` with its ``Form`` and ``FormField`` rows, each triage result
+  (``Proposal`` and its ``DeadlineRow``), the Co-ordinator's ``Decision`` (kept apart from the
+  proposal), ``OutboundMessage`` (our own Message-IDs, so replies find their case) and the
+  append-only ``Event`` log from which every indicator of domain.md §8 is computed.
+
+Times are stored in UTC (``UtcDateTime``); dates of the domain (due dates) as dates.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored as naive UTC: SQLite keeps no zone, PostgreSQL would keep
+    the session's; storing UTC everywhere makes both return the same instant."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _utc(nullable: bool = False) -> Any:
+    return Field(sa_column=sa.Column(UtcDateTime(), nullable=nullable))
+
+
+def _enum(kind: type[StrEnum], length: int) -> Any:
+    """A StrEnum column stored as its value in a VARCHAR, read back as the enum member."""
+    return sa.Enum(
+        kind,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+def _json(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(sa.JSON(), nullable=nullable))
+
+
+class MessageState(StrEnum):
+    CLAIMED = "claimed"  # in the ledger with its raw bytes; not yet parsed
+    PROCESSED = "processed"  # made into (or added to) a case
+    QUARANTINED = "quarantined"  # held with a reason, unprocessed
+
+
+class CaseState(StrEnum):
+    AWAITING_DECISION = "awaiting_decision"
+    AWAITING_INFORMATION = "awaiting_information"
+    DECIDED = "decided"
+    CLOSED = "closed"
+
+
+class QuarantineState(StrEnum):
+    HELD = "held"
+    RELEASED = "released"  # let through by a person: the sender checks were skipped
+    REPROCESSED = "reprocessed"  # run through the whole intake again, and taken
+
+
+class InboundMessage(SQLModel, table=True):
+    """One message as the ledger knows it. Its place in the mailbox is unique; the sha256
+    and Message-ID recognise the same message seen again at another place (a UIDVALIDITY
+    change, a copy put back in the inbox)."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (
+        sa.UniqueConstraint("mailbox", "folder", "uidvalidity", "uid", name="uq_inbound_place"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = Field(max_length=200)
+    folder: str = Field(max_length=200)
+    uidvalidity: int = Field(sa_type=sa.BigInteger)
+    uid: str = Field(max_length=200)  # IMAP UID as text; a Maildir key; an EWS item id
+    message_id: str | None = Field(default=None, max_length=998, index=True)
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    from_address: str | None = Field(default=None, max_length=320)
+    sent_at: datetime | None = _utc(nullable=True)  # the Date header
+    delivered_at: datetime | None = _utc(nullable=True)  # the server's (IMAP INTERNALDATE)
+    received_at: datetime = _utc()  # when we claimed it
+    state: MessageState = Field(sa_type=_enum(MessageState, 20), index=True)
+    attempts: int = 0  # processing attempts begun; a message that keeps killing us stops
+    moved_at: datetime | None = _utc(nullable=True)  # left the inbox (processed/quarantine)
+
+
+class StoredBlob(SQLModel, table=True):
+    """Sealed bytes: a message's raw RFC 5322 bytes (``kind`` "raw") or one attachment."""
+
+    __tablename__ = "stored_blob"
+
+    id: int | None = Field(default=None, primary_key=True)
+    inbound_id: int = Field(foreign_key="inbound_message.id", index=True)
+    kind: str = Field(max_length=20)  # "raw" | "attachment"
+    name: str = Field(default="", max_length=300)
+    sha256: str = Field(max_length=64)
+    size: int
+    key_id: str = Field(max_length=16)  # which key sealed it (for rotation)
+    sealed: bytes = Field(sa_type=sa.LargeBinary)
+
+
+class QuarantineEntry(SQLModel, table=True):
+    __tablename__ = "quarantine_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    inbound_id: int = Field(foreign_key="inbound_message.id", unique=True)
+    kind: str = Field(max_length=40)  # untrusted_sender, automatic, unreadable, no_form, ...
+    reason: str = Field(max_length=1000)
+    state: QuarantineState = Field(sa_type=_enum(QuarantineState, 20), index=True)
+    created_at: datetime = _utc()
+    resolved_at: datetime | None = _utc(nullable=True)
+
+
+class MailboxLease(SQLModel, table=True):
+    """Who may take messages from one mailbox, until when (records/leases.py)."""
+
+    __tablename__ = "mailbox_lease"
+
+    mailbox: str = Field(primary_key=True, max_length=200)
+    holder: str = Field(max_length=200)
+    expires_at: datetime = _utc()
+    last_read_at: datetime | None = _utc(nullable=True)
+
+
+class CaseCounter(SQLModel, table=True):
+    """The last case number given in each year (MAPPA-YYYY-NNNN)."""
+
+    __tablename__ = "case_counter"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = 0
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "case"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(max_length=20, unique=True)
+    state: CaseState = Field(sa_type=_enum(CaseState, 30), index=True)
+    form_type: str = Field(max_length=20)
+    category: str | None = Field(default=None, max_length=40)
+    agency: str | None = Field(default=None, max_length=20)
+    # The person's identifiers as the forms give them, to find the case again.
+    pnc: str | None = Field(default=None, max_length=20, index=True)
+    chs: str | None = Field(default=None, max_length=30)
+    cro: str | None = Field(default=None, max_length=30)
+    chi: str | None = Field(default=None, max_length=10)
+    sps_number: str | None = Field(default=None, max_length=30)
+    visor_ref: str | None = Field(default=None, max_length=30)
+    # domain.md §1: ViSOR is to be replaced by MAPPS; the Co-ordinator records its reference.
+    mapps_ref: str | None = Field(default=None, max_length=30)
+    received_at: datetime = _utc()  # receipt of the first form: T4/T5 count from here
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class Form(SQLModel, table=True):
+    __tablename__ = "form"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    inbound_id: int = Field(foreign_key="inbound_message.id", index=True)
+    source: str = Field(max_length=400)  # "message#attachment:referral.pdf"
+    form_type: str = Field(max_length=20)
+    warnings: list[str] = _json()
+    attachments: list[str] = _json()  # the other attachments of its message
+    created_at: datetime = _utc()
+
+
+class FormField(SQLModel, table=True):
+    __tablename__ = "form_field"
+
+    id: int | None = Field(default=None, primary_key=True)
+    form_id: int = Field(foreign_key="form.id", index=True)
+    name: str = Field(max_length=60)
+    value: Any = _json()
+    confidence: float
+    evidence: str = Field(max_length=300)
+
+
+class Proposal(SQLModel, table=True):
+    """One triage result for a case: completeness and the proposed outcome. Each re-run adds
+    a row; the newest is current, the older ones are the history."""
+
+    __tablename__ = "proposal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    complete: bool
+    missing: list[str] = _json()
+    outcome: str = Field(max_length=20)
+    level: int | None = None
+    reasons: list[str] = _json()
+    created_at: datetime = _utc()
+
+
+class DeadlineRow(SQLModel, table=True):
+    __tablename__ = "deadline"
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    timescale: str = Field(max_length=4)  # T1 ... T9
+    start: date
+    due: date
+    status: str = Field(max_length=10)
+
+
+class Decision(SQLModel, table=True):
+    """The Co-ordinator's (or deputy's) decision: apart from the proposal it may overrule."""
+
+    __tablename__ = "decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    outcome: str = Field(max_length=20)
+    level: int | None = None
+    note: str = Field(default="", max_length=2000)
+    decided_by: str = Field(max_length=200)
+    decided_at: datetime = _utc()
+
+
+class OutboundMessage(SQLModel, table=True):
+    """A message we sent (or will send) on a case. Its Message-ID is how an agency's reply
+    finds the case again (In-Reply-To / References)."""
+
+    __tablename__ = "outbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    kind: str = Field(max_length=40)  # acknowledgement, request_info, ...
+    message_id: str = Field(max_length=998, unique=True)
+    state: str = Field(max_length=20)
+    created_at: datetime = _utc()
+
+
+class Event(SQLModel, table=True):
+    """The append-only event log (the migration adds triggers refusing UPDATE and DELETE).
+    ``detail`` carries references and counts, never personal data."""
+
+    __tablename__ = "event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc()
+    kind: str = Field(max_length=30, index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id", index=True)
+    detail: dict[str, Any] = _json()
+
+
+class EventKind(StrEnum):
+    RECEIVED = "received"
+    QUARANTINED = "quarantined"
+    RELEASED = "released"
+    PARSED = "parsed"
+    PROPOSED = "proposed"
+    CASE_OPENED = "case_opened"
+    INFORMATION_RECEIVED = "information_received"
+    DECIDED = "decided"
+    REPLIED = "replied"
+    CHASED = "chased"

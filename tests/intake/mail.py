@@ -1,0 +1,74 @@
+"""Building test messages: a fixture message with its headers changed, or a small new one.
+
+Headers are edited on the parsed message (compat32 policy, so the rest keeps its bytes).
+Every address and name here is fictional.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage, Message
+from pathlib import Path
+
+from tests.conftest import FIXTURES
+
+AUTHSERV = "mx.southlanarkshire.gov.uk"
+MESSAGES = FIXTURES / "messages"
+
+
+def fixture_message(name: str) -> bytes:
+    return (MESSAGES / name).read_bytes()
+
+
+def with_headers(raw: bytes, *, remove: tuple[str, ...] = (), **headers: str) -> bytes:
+    """``raw`` with the named headers replaced (``Auto_Submitted`` -> ``Auto-Submitted``);
+    new ones go on top, as a receiving server would put them."""
+    message: Message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    for name in remove:
+        del message[name]
+    items = [(n.replace("_", "-"), v) for n, v in headers.items()]
+    for name, _ in items:
+        del message[name]
+    existing = message._headers
+    message._headers = [(n, v) for n, v in items] + existing
+    return message.as_bytes()
+
+
+def auth_results(
+    result: str = "dmarc=pass header.from=police.scot", authserv: str = AUTHSERV
+) -> str:
+    return f"{authserv}; {result}"
+
+
+def simple_message(
+    *,
+    sender: str = "Ailsa Brodie <ailsa.brodie@police.scot>",
+    subject: str = "OFFICIAL-SENSITIVE: note",
+    body: str = "Good morning,\n\nA note.\n",
+    message_id: str = "<note.0001@police.scot>",
+    extra: dict[str, str] | None = None,
+    attachments: tuple[tuple[str, str, bytes], ...] = (),
+    authenticated: bool = True,
+) -> bytes:
+    message = EmailMessage()
+    if authenticated:
+        domain = sender.rsplit("@", 1)[-1].rstrip(">")
+        message["Authentication-Results"] = auth_results(f"dmarc=pass header.from={domain}")
+    message["From"] = sender
+    message["To"] = "MAPPA Lanarkshire <mappa.lanarkshire@southlanarkshire.gov.uk>"
+    message["Subject"] = subject
+    message["Date"] = "Mon, 16 Nov 2026 10:00:00 +0000"
+    message["Message-ID"] = message_id
+    for name, value in (extra or {}).items():
+        message[name] = value
+    message.set_content(body)
+    for name, mime, data in attachments:
+        maintype, subtype = mime.split("/", 1)
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return message.as_bytes()
+
+
+def write(path: Path, raw: bytes) -> Path:
+    path.write_bytes(raw)
+    return path

@@ -1,0 +1,109 @@
+"""An installation for the daemon tests: a configuration file, a storage key, a database (SQLite
+or PostgreSQL) and a mailbox (a Maildir, or the real Dovecot), with the real command line."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from records.database import Database
+from records.sealing import new_key_text
+from tests.conftest import ROOT, Run
+from tests.servers import DOVECOT_PASSWORD, DOVECOT_USER, Dovecot
+
+
+@dataclass
+class Site:
+    folder: Path
+    database_url: str
+    dovecot: Dovecot | None = None
+    settings: dict[str, dict[str, object]] = field(default_factory=dict)
+    key: str = field(default_factory=new_key_text)
+
+    def __post_init__(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.write_config()
+
+    @property
+    def config(self) -> Path:
+        return self.folder / "mappa-intake.toml"
+
+    @property
+    def inbox(self) -> Path:
+        return self.folder / "var" / "mail" / "inbox"
+
+    def write_config(self) -> None:
+        sections: dict[str, dict[str, object]] = {"database": {"url": self.database_url}}
+        if self.dovecot is None:
+            sections["mailbox"] = {"kind": "maildir", "path": "var/mail/inbox", "wait_seconds": 0.5}
+        else:
+            sections["mailbox"] = {
+                "kind": "imap",
+                "host": "127.0.0.1",
+                "port": self.dovecot.imaps_port,
+                "security": "tls",
+                "ca_file": str(self.dovecot.ca_file),
+                "username": DOVECOT_USER,
+                "wait_seconds": 5.0,
+            }
+        for name, values in self.settings.items():
+            sections.setdefault(name, {}).update(values)
+        lines: list[str] = []
+        for name, values in sections.items():
+            lines.append(f"[{name}]")
+            lines.extend(f"{key} = {_toml(value)}" for key, value in values.items())
+        self.config.write_text("\n".join(lines) + "\n")
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "MAPPA_DATA_KEY": self.key,
+            "MAPPA_IMAP_PASSWORD": DOVECOT_PASSWORD,
+            "COLUMNS": "160",
+        }
+
+    def cli(self, *args: str, timeout: float = 300) -> Run:
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=self.env(),
+            timeout=timeout,
+            check=False,
+        )
+        return Run(done.returncode, done.stdout, done.stderr)
+
+    def run_once(self, *extra: str) -> Run:
+        return self.cli("run", "--once", *extra)
+
+    def deliver(self, raw: bytes, when: datetime | None = None) -> None:
+        if self.dovecot is not None:
+            from tests.intake.imap_tools import append
+
+            append(self.dovecot, "INBOX", raw, when)
+            return
+        self.inbox.parent.mkdir(parents=True, exist_ok=True)
+        box = mailbox.Maildir(str(self.inbox), create=True)
+        key = box.add(raw)
+        if when is not None:
+            # Maildir.add puts a message in new/ under its key: set its delivery time.
+            os.utime(self.inbox / "new" / key, (when.timestamp(), when.timestamp()))
+
+    def database(self) -> Database:
+        return Database(self.database_url)
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)

@@ -1,0 +1,126 @@
+"""Exactly once, whatever happens to the process: the daemon is killed with SIGKILL at random
+moments, at least 200 times, while mail keeps arriving in a real Dovecot; then every message
+is in the ledger exactly once, as one case or one quarantine entry, and none is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import ROOT
+from tests.intake import imap_tools
+from tests.intake.mail import auth_results, fixture_message, with_headers
+from tests.intake.site import Site
+from tests.servers import Dovecot
+
+pytestmark = pytest.mark.slow
+
+KILLS = int(os.environ.get("MAPPA_SIGKILL_KILLS", "200"))
+MESSAGES = 300
+UNTRUSTED_EVERY = 10  # one message in ten comes from a domain off the allow-list
+# Long enough for some kills to land after start-up (about a second of imports), short
+# enough for others to land during it; the seed makes a failure repeatable.
+KILL_AFTER_SECONDS = (0.3, 2.5)
+SEED = 20261123
+
+
+def _message(n: int) -> bytes:
+    raw = with_headers(
+        fixture_message("notification-in-text-body.eml"), Message_ID=f"<sigkill.{n}@police.scot>"
+    )
+    if n % UNTRUSTED_EVERY == 0:
+        raw = with_headers(
+            raw,
+            From="Pat Gowan <pat.gowan@example.com>",
+            Authentication_Results=auth_results("dmarc=pass header.from=example.com"),
+        )
+    return raw
+
+
+def _daemon(site: Site) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "run", "--config", str(site.config)],
+        cwd=ROOT,
+        env=site.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_sigkill_at_random_points_loses_and_duplicates_nothing(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    imap_tools.empty(dovecot)
+    site = Site(tmp_path / "site", f"sqlite:///{tmp_path / 'site' / 'var' / 'mappa.db'}", dovecot)
+    rng = random.Random(SEED)
+    delivered = 0
+    for kill in range(KILLS):
+        # Mail keeps arriving between the kills, so most kills land mid-intake.
+        share = (MESSAGES * (kill + 1)) // KILLS
+        while delivered < share:
+            imap_tools.append(dovecot, "INBOX", _message(delivered))
+            delivered += 1
+        daemon = _daemon(site)
+        time.sleep(rng.uniform(*KILL_AFTER_SECONDS))
+        assert daemon.poll() is None, "the daemon stopped by itself"
+        daemon.kill()
+        daemon.wait()
+    assert delivered == MESSAGES
+    finish = site.run_once()
+    assert finish.code == 0, finish.stderr
+    _assert_exactly_once(site, dovecot)
+
+
+def _assert_exactly_once(site: Site, dovecot: Dovecot) -> None:
+    engine = sa.create_engine(site.database_url)
+    with engine.connect() as db:
+        rows = db.execute(sa.text("SELECT message_id, state FROM inbound_message")).all()
+        per_message = Counter(message_id for message_id, _ in rows)
+        cases_per_message = dict(
+            db.execute(
+                sa.text(
+                    "SELECT i.message_id, COUNT(DISTINCT f.case_id) FROM inbound_message i"
+                    " JOIN form f ON f.inbound_id = i.id GROUP BY i.message_id"
+                )
+            ).all()
+        )
+        held = Counter(
+            message_id
+            for (message_id,) in db.execute(
+                sa.text(
+                    "SELECT i.message_id FROM quarantine_entry q"
+                    " JOIN inbound_message i ON i.id = q.inbound_id"
+                )
+            ).all()
+        )
+        cases = db.execute(sa.text('SELECT COUNT(*) FROM "case"')).scalar_one()
+    engine.dispose()
+    expected = {f"<sigkill.{n}@police.scot>" for n in range(MESSAGES)}
+    lost = expected - set(per_message)
+    duplicated = {m for m, count in per_message.items() if count > 1}
+    print(f"\n{KILLS} kills, {MESSAGES} messages: {len(lost)} lost, {len(duplicated)} duplicated")
+    assert lost == set()
+    assert duplicated == set()
+    assert set(per_message) == expected
+    states = dict(rows)
+    # Every message is one case or one quarantine entry, never both, never neither.
+    for message_id in expected:
+        as_case = cases_per_message.get(message_id, 0)
+        assert (as_case, held[message_id]) in ((1, 0), (0, 1)), message_id
+        assert states[message_id] == ("processed" if as_case else "quarantined")
+    untrusted = {f"<sigkill.{n}@police.scot>" for n in range(0, MESSAGES, UNTRUSTED_EVERY)}
+    assert {m for m in expected if held[m]} == untrusted
+    good = MESSAGES - len(untrusted)
+    assert cases == good
+    assert imap_tools.count(dovecot, "INBOX") == 0
+    assert imap_tools.count(dovecot, "Processed") == good
+    assert imap_tools.count(dovecot, "Quarantine") == len(untrusted)
