@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from intake.envelope import Headers
-from parsers.api import ReadOptions, parse_bytes
+from parsers.api import ReadOptions, parse_split
+from parsers.eml import SplitMessage, split_message
 from parsers.errors import ParseError
 from parsers.limits import Limits, time_limit
 from parsers.model import FormType, ParsedForm
@@ -78,29 +79,26 @@ class Result:
     reason: str = ""
 
 
-def read_message(raw: bytes, *, answer: bool, settings: CaseworkSettings, now: datetime) -> Reading:
+def split(raw: bytes, limits: Limits) -> SplitMessage:
+    """The message taken apart once (raises ParseError: too many parts)."""
+    return split_message(raw, limits)
+
+
+def read_split(
+    message: SplitMessage, *, answer: bool, settings: CaseworkSettings, now: datetime
+) -> Reading:
     options = ReadOptions(reference_year=now.year, limits=settings.limits, answer=answer)
     try:
         with time_limit(settings.limits.max_seconds, "message"):
-            results = parse_bytes(raw, "message.eml", "message", options)
+            results = parse_split(message, "message", options)
     except ParseError as err:
         failure = ParsedForm("message", FormType.UNKNOWN, warnings=[str(err)], failure=err.kind)
         return Reading([], [failure], [])
     return Reading(
         forms=[r for r in results if r.failure is None],
         failures=[r for r in results if r.failure is not None],
-        attachments=_attachments(raw, settings.limits),
+        attachments=[(p.name, p.data) for p in message.parts if p.label.startswith("attachment:")],
     )
-
-
-def _attachments(raw: bytes, limits: Limits) -> list[tuple[str, bytes]]:
-    from parsers.eml import split_message
-
-    try:
-        _message, parts, _warnings = split_message(raw, limits)
-    except ParseError:
-        return []
-    return [(p.name, p.data) for p in parts if p.label.startswith("attachment:")]
 
 
 def thread_case(session: Session, headers: Headers) -> Case | None:
@@ -130,10 +128,13 @@ class Casework:
         """Load the parsers' lazy parts (spaCy, the label tables) before the first message, so
         the first message costs what the others do and a stop during start-up finds no
         message half-read."""
-        self.read(WARM_UP_MESSAGE, answer=False, now=now)
+        self.read(self.split(WARM_UP_MESSAGE), answer=False, now=now)
 
-    def read(self, raw: bytes, *, answer: bool, now: datetime) -> Reading:
-        return read_message(raw, answer=answer, settings=self.settings, now=now)
+    def split(self, raw: bytes) -> SplitMessage:
+        return split(raw, self.settings.limits)
+
+    def read(self, message: SplitMessage, *, answer: bool, now: datetime) -> Reading:
+        return read_split(message, answer=answer, settings=self.settings, now=now)
 
     def record(
         self,

@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,20 +187,23 @@ class ImapMailbox:
             delivered = delivered.astimezone()  # imapclient gives local naive times
         return Fetched(bytes(item[b"BODY[]"]), delivered)
 
-    def move(self, uid: str, destination: Destination) -> None:
+    def move(self, uids: Sequence[str], destination: Destination) -> None:
+        if not uids:
+            return
         target = (
             self.settings.processed_folder
             if destination is Destination.PROCESSED
             else self.settings.quarantine_folder
         )
-        with self._errors(f"cannot move to {target}", uid):
+        numbers = [int(uid) for uid in uids]
+        with self._errors(f"cannot move to {target}", ",".join(uids)):
             client = self._connected()
             if self._can_move:
-                client.move([int(uid)], target)
+                client.move(numbers, target)
                 return
-            client.copy([int(uid)], target)
-            client.delete_messages([int(uid)])
-            client.uid_expunge([int(uid)])
+            client.copy(numbers, target)
+            client.delete_messages(numbers)
+            client.uid_expunge(numbers)
 
     def wait(self, seconds: float, stop: Callable[[], bool]) -> None:
         deadline = time.monotonic() + min(seconds, IDLE_RENEW_SECONDS)

@@ -8,7 +8,7 @@ library's errors into ``intake.errors.MailboxError``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -54,8 +54,8 @@ class Mailbox(Protocol):
         """The message's bytes, or None if it is no longer there (deleted or moved)."""
         ...
 
-    def move(self, uid: str, destination: Destination) -> None:
-        """Move the message out of the watched folder; nothing if it is already gone."""
+    def move(self, uids: Sequence[str], destination: Destination) -> None:
+        """Move messages out of the watched folder; those already gone are passed over."""
         ...
 
     def wait(self, seconds: float, stop: Callable[[], bool]) -> None:

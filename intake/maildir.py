@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,17 +89,19 @@ class MaildirMailbox:
             raise MailboxError(f"mailbox {self.name} uid {uid}: cannot read: {err}") from err
         return Fetched(raw, delivered)
 
-    def move(self, uid: str, destination: Destination) -> None:
-        path = self._files().get(uid)
-        if path is None:
-            return
-        target = self._targets[destination] / "cur" / path.name
-        try:
-            os.rename(path, target)
-        except FileNotFoundError:
-            return
-        except OSError as err:
-            raise MailboxError(f"mailbox {self.name} uid {uid}: cannot move: {err}") from err
+    def move(self, uids: Sequence[str], destination: Destination) -> None:
+        files = self._files()
+        for uid in uids:
+            path = files.get(uid)
+            if path is None:
+                continue
+            target = self._targets[destination] / "cur" / path.name
+            try:
+                os.rename(path, target)
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                raise MailboxError(f"mailbox {self.name} uid {uid}: cannot move: {err}") from err
 
     def wait(self, seconds: float, stop: Callable[[], bool]) -> None:
         """Poll ``new/`` until something is delivered, ``seconds`` pass, or ``stop()``."""

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from intake.casework import Casework, thread_case
 from intake.envelope import Headers, read_headers, strip_our_headers
 from intake.screening import ScreeningPolicy, screen
+from parsers.errors import ParseError
 from records import cases as case_records
 from records import ledger
 from records.database import Database
@@ -63,12 +64,16 @@ class MessageProcessor:
     ) -> list[str] | None:
         stripped = strip_our_headers(raw)
         headers = read_headers(stripped)
-        verdict = screen(stripped, headers, self.policy, vouched=vouched)
+        try:
+            message = self.casework.split(stripped)
+        except ParseError as err:  # more MIME parts than the limit allows
+            return [] if self.hold(inbound_id, err.kind, str(err), expected) else None
+        verdict = screen(len(raw), headers, message.message, self.policy, vouched=vouched)
         if not verdict.taken:
             assert verdict.kind is not None
             return [] if self.hold(inbound_id, verdict.kind, verdict.reason, expected) else None
         case_id = self._thread(headers)
-        reading = self.casework.read(stripped, answer=case_id is not None, now=self.clock())
+        reading = self.casework.read(message, answer=case_id is not None, now=self.clock())
         now = self.clock()
         with self.db.session() as session:
             row = _locked(session, inbound_id)

@@ -13,10 +13,9 @@ Released messages skip 3 and 4 (a person vouched for them); nothing skips 1 and 
 
 from __future__ import annotations
 
-import email
 from dataclasses import dataclass
 from email import errors as email_errors
-from email import policy
+from email.message import Message
 
 from intake.automatic import OwnMail, classify
 from intake.envelope import Headers
@@ -49,13 +48,16 @@ class Verdict:
         return self.kind is None
 
 
-def screen(raw: bytes, headers: Headers, policy: ScreeningPolicy, *, vouched: bool) -> Verdict:
-    if len(raw) > policy.max_message_bytes:
+def screen(
+    size: int, headers: Headers, message: Message, policy: ScreeningPolicy, *, vouched: bool
+) -> Verdict:
+    """``message``: the whole message as the email package parsed it (for its defects)."""
+    if size > policy.max_message_bytes:
         limit = policy.max_message_bytes / MIB
         return Verdict(
-            "oversized", f"message is {len(raw) / MIB:.1f} MB, over the {limit:.0f} MB limit"
+            "oversized", f"message is {size / MIB:.1f} MB, over the {limit:.0f} MB limit"
         )
-    unreadable = _unreadable(raw, headers)
+    unreadable = _unreadable(headers, message)
     if unreadable:
         return Verdict("unreadable", unreadable)
     if vouched:
@@ -69,13 +71,9 @@ def screen(raw: bytes, headers: Headers, policy: ScreeningPolicy, *, vouched: bo
     return Verdict(None, trust.reason)
 
 
-def _unreadable(raw: bytes, headers: Headers) -> str | None:
+def _unreadable(headers: Headers, message: Message) -> str | None:
     if not headers.from_addresses:
         return "unreadable message: no sender address in its From header"
-    try:
-        message = email.message_from_bytes(raw, policy=policy.compat32)
-    except Exception as err:  # the parser is lenient, but a hostile input may still trip it
-        return f"unreadable message: MIME cannot be parsed ({type(err).__name__})"
     for part in message.walk():
         for defect in part.defects:
             if isinstance(defect, _STRUCTURAL_DEFECTS):

@@ -21,6 +21,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,9 @@ MAX_ATTEMPTS = 10
 LEASE_TTL = timedelta(minutes=5)
 # Renew the lease when less than this is left.
 LEASE_RENEW_WITHIN = timedelta(minutes=4)
+# Moves out of the inbox are sent together: at most this many, or this long after the first.
+MOVE_BATCH = 25
+MOVE_BATCH_SECONDS = 2.0
 
 
 class LeaseLost(Exception):
@@ -101,6 +105,8 @@ class IntakeWorker:
         self.holder = holder or process_holder()
         self.stop = stop
         self._lease_until: datetime | None = None
+        self._pending: list[tuple[int, str, Destination]] = []
+        self._pending_since = 0.0
 
     # -- the lease -------------------------------------------------------------------------
 
@@ -141,12 +147,15 @@ class IntakeWorker:
                 self._keep_lease()
                 place = Place(self.mailbox.name, self.mailbox.folder, snapshot.uidvalidity, uid)
                 self._handle(place, report)
-            else:
+            self._flush_moves()  # after a stop request too: what is done leaves the inbox
+            if not self.stop():
                 self._settle_moves(snapshot)
                 with self.db.session() as session:
                     leases.mark_read(session, self.mailbox.name, self.wall_clock())
         except LeaseLost:
             log.warning("lease lost; pass stopped", extra={"mailbox": self.mailbox.name})
+        finally:
+            self._pending = []  # after a failure, reconciliation moves them next pass
         return report
 
     def _finish_claimed(self, report: PassReport) -> None:
@@ -171,7 +180,7 @@ class IntakeWorker:
         assert row.id is not None
         if row.state is MessageState.CLAIMED:
             self._process(row.id, report)
-        self._move(row.id, place.uid)
+        self._queue_move(row.id, place.uid)
 
     def _claim(self, place: Place, fetched: Fetched) -> InboundMessage:
         headers = read_headers(fetched.raw)
@@ -228,7 +237,10 @@ class IntakeWorker:
         else:
             report.quarantined += 1
 
-    def _move(self, inbound_id: int, uid: str) -> None:
+    def _queue_move(self, inbound_id: int, uid: str) -> None:
+        """Moves go out in batches: one MOVE command for many messages costs the server one
+        transaction. A message waiting in the batch is safe: the ledger has its fate, and a
+        stop before the flush leaves it for the next pass's reconciliation."""
         with self.db.session() as session:
             row = session.get(InboundMessage, inbound_id)
             assert row is not None
@@ -238,9 +250,22 @@ class IntakeWorker:
         destination = (
             Destination.PROCESSED if state is MessageState.PROCESSED else Destination.QUARANTINE
         )
-        self.mailbox.move(uid, destination)
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.append((inbound_id, uid, destination))
+        waited = time.monotonic() - self._pending_since
+        if len(self._pending) >= MOVE_BATCH or waited >= MOVE_BATCH_SECONDS:
+            self._flush_moves()
+
+    def _flush_moves(self) -> None:
+        pending, self._pending = self._pending, []
+        for destination in Destination:
+            uids = [uid for _, uid, where in pending if where is destination]
+            if uids:
+                self.mailbox.move(uids, destination)
         with self.db.session() as session:
-            ledger.mark_moved(session, inbound_id, self.clock())
+            for inbound_id, _, _ in pending:
+                ledger.mark_moved(session, inbound_id, self.clock())
 
     def _settle_moves(self, snapshot: FolderSnapshot) -> None:
         """Messages finished in the ledger that are no longer in the folder have left it (we

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from parsers.errors import LimitExceeded, ParseError
 from parsers.extract import extract
 from parsers.limits import MIB, Limits, time_limit
 from parsers.model import ParsedForm
 from parsers.sniff import Kind, sniff
+
+if TYPE_CHECKING:
+    from parsers.eml import SplitMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,17 @@ def parse_path(path: Path, options: ReadOptions) -> list[ParsedForm]:
         return parse_bytes(data, path.name, str(path), options)
 
 
+def parse_split(split: SplitMessage, source: str, options: ReadOptions) -> list[ParsedForm]:
+    """The forms of an e-mail the caller has already split (``parsers.eml.split_message``)."""
+    from parsers.eml import read_split
+
+    def read_part(part: bytes, part_name: str, part_source: str) -> list[ParsedForm]:
+        # A forwarded message attached whole (.eml) is read like the outer one.
+        return parse_bytes(part, part_name, part_source, options)
+
+    return read_split(split, source, read_part, answer=options.answer)
+
+
 def _check_size(size: int, limits: Limits) -> None:
     if size > limits.max_file_bytes:
         raise LimitExceeded(
@@ -55,13 +70,9 @@ def parse_bytes(data: bytes, name: str, source: str, options: ReadOptions) -> li
     _check_size(len(data), options.limits)
     kind = sniff(data, name)
     if kind is Kind.EML:
-        from parsers.eml import read_message
+        from parsers.eml import split_message
 
-        def read_part(part: bytes, part_name: str, part_source: str) -> list[ParsedForm]:
-            # A forwarded message attached whole (.eml) is read like the outer one.
-            return parse_bytes(part, part_name, part_source, options)
-
-        return read_message(data, source, options.limits, read_part, answer=options.answer)
+        return parse_split(split_message(data, options.limits), source, options)
     from parsers.readers import READERS
 
     try:

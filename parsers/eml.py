@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage, Message
 from email.utils import parsedate_to_datetime
+from typing import NamedTuple
 
 from parsers.errors import LimitExceeded, ParseError
 from parsers.limits import Limits
@@ -58,7 +59,16 @@ def message_date(message: Message) -> datetime | None:
         return None
 
 
-def split_message(data: bytes, limits: Limits) -> tuple[EmailMessage, list[Part], list[str]]:
+class SplitMessage(NamedTuple):
+    """A message taken apart once: intake screens it, stores its attachments and reads its
+    forms from the same split."""
+
+    message: EmailMessage
+    parts: list[Part]
+    warnings: list[str]
+
+
+def split_message(data: bytes, limits: Limits) -> SplitMessage:
     """The message, its attachments and its body as parts, and message-level warnings."""
     message = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
@@ -85,7 +95,7 @@ def split_message(data: bytes, limits: Limits) -> tuple[EmailMessage, list[Part]
     chosen = body or html_body
     if chosen is not None:
         parts.insert(0, chosen)
-    return message, parts, warnings
+    return SplitMessage(message, parts, warnings)
 
 
 def _part(part: Message, number: int) -> Part | None:
@@ -121,15 +131,15 @@ def is_form(form: ParsedForm, min_fields: int = MIN_FORM_FIELDS) -> bool:
     return form.form_type is not FormType.UNKNOWN or len(form.fields) >= min_fields
 
 
-def read_message(
-    data: bytes, source: str, limits: Limits, read: ReadDocument, *, answer: bool = False
+def read_split(
+    split: SplitMessage, source: str, read: ReadDocument, *, answer: bool = False
 ) -> list[ParsedForm]:
     """One result per form found; a result with a warning for each part that failed; and, when
     the message holds no form at all, one result saying so (``failure`` "no_form").
 
     ``answer``: the message answers one of our requests, so one named field is enough to
     count, and the quoted earlier messages are cut from a plain-text body first."""
-    message, parts, warnings = split_message(data, limits)
+    message, parts, warnings = split
     if answer:
         parts = [_without_quotes(p) if p.name == "body.txt" else p for p in parts]
     min_fields = 1 if answer else MIN_FORM_FIELDS

@@ -47,7 +47,7 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             _ensure_folder(url)
-            self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            self.engine = sa.create_engine(url)
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         else:

@@ -49,8 +49,8 @@ def test_list_fetch_and_move(dovecot: Dovecot, mailbox: ImapMailbox) -> None:
     fetched = mailbox.fetch(snapshot.uids[0])
     assert fetched is not None and b"<imap-test.1@police.scot>" in fetched.raw
     assert fetched.delivered_at is not None and fetched.delivered_at.tzinfo is not None
-    mailbox.move(snapshot.uids[0], Destination.PROCESSED)
-    mailbox.move(snapshot.uids[1], Destination.QUARANTINE)
+    mailbox.move([snapshot.uids[0]], Destination.PROCESSED)
+    mailbox.move([snapshot.uids[1]], Destination.QUARANTINE)
     assert mailbox.snapshot().uids == ()
     assert imap_tools.count(dovecot, "Processed") == 1
     assert imap_tools.count(dovecot, "Quarantine") == 1
@@ -119,7 +119,7 @@ def test_a_message_deleted_by_someone_else(dovecot: Dovecot, mailbox: ImapMailbo
         colleague.delete_messages([int(uid)])
         colleague.expunge()
     assert mailbox.fetch(uid) is None
-    mailbox.move(uid, Destination.PROCESSED)  # nothing to move: no error
+    mailbox.move([uid], Destination.PROCESSED)  # nothing to move: no error
     assert imap_tools.count(dovecot, "Processed") == 0
 
 

@@ -67,7 +67,7 @@ def test_a_failed_move_then_a_renumbered_folder(site: Site, dovecot: Dovecot) ->
     assert isinstance(mailbox, ImapMailbox)
     real_move = mailbox.move
 
-    def move_fails(uid: str, destination: Destination) -> None:
+    def move_fails(uids: object, destination: Destination) -> None:
         raise MailboxError("connection dropped (test)")
 
     mailbox.move = move_fails  # type: ignore[method-assign]
