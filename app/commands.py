@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any
 
-from app.settings import ConfigError, load
+from app.settings import ConfigError, Settings, load
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -82,7 +82,7 @@ def _print_status(status: dict[str, Any], *, as_json: bool) -> None:
         print(f"mailbox {mailbox['mailbox']}: last read {mailbox['last_read'] or 'never'}")
 
 
-def _quarantine_action(args: argparse.Namespace, settings: Any) -> int:
+def _quarantine_action(args: argparse.Namespace, settings: Settings) -> int:
     """release: take the message whatever its sender checks said (a person vouches for it);
     reprocess: run the whole intake again (after the allow-list or a parser was fixed)."""
     from app.runtime import make_clock, open_runtime

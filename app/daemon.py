@@ -15,8 +15,12 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from app.settings import ConfigError, load
+
+if TYPE_CHECKING:
+    from intake.worker import IntakeWorker
 
 log = logging.getLogger("mappa.daemon")
 
@@ -29,22 +33,30 @@ AUTH_RETRY_SECONDS = 900.0
 
 
 def run_daemon(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import DBAPIError
+
     from app import logs
     from app.runtime import make_clock, open_runtime, parse_now
     from app.wiring import mailbox_from
 
     logs.configure(os.environ.get("MAPPA_LOG_LEVEL", "INFO"))
     try:
-        settings = load(args.config)
         start = parse_now(args.now) if args.now else None
+    except ValueError:
+        print(f"mappa-intake: --now: {args.now!r} is not a date or date-time", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        settings = load(args.config)
         runtime = open_runtime(settings, os.environ, make_clock(start))
         mailbox = mailbox_from(settings, os.environ)
     except ConfigError as err:
         print(f"mappa-intake: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except ValueError:
-        print(f"mappa-intake: --now: {args.now!r} is not a date or date-time", file=sys.stderr)
-        return EXIT_USAGE
+    except DBAPIError as err:
+        print(
+            f"mappa-intake: database: cannot be used ({type(err.orig).__name__})", file=sys.stderr
+        )
+        return EXIT_PROBLEM
     stopping = _stop_on_signals()
     from intake.worker import IntakeWorker
 
@@ -59,11 +71,14 @@ def run_daemon(args: argparse.Namespace) -> int:
         runtime.db.dispose()
 
 
-def _loop(worker: object, *, once: bool, wait_seconds: float, stopping: threading.Event) -> int:
-    from intake.errors import MailboxAuthError, MailboxError
-    from intake.worker import IntakeWorker
+def _loop(
+    worker: IntakeWorker, *, once: bool, wait_seconds: float, stopping: threading.Event
+) -> int:
+    from sqlalchemy.exc import DBAPIError
 
-    assert isinstance(worker, IntakeWorker)
+    from intake.errors import MailboxAuthError, MailboxError
+    from records.errors import SealError
+
     retry = RETRY_FIRST_SECONDS
     name = worker.mailbox.name
     while not stopping.is_set():
@@ -91,13 +106,22 @@ def _loop(worker: object, *, once: bool, wait_seconds: float, stopping: threadin
             if once:
                 return EXIT_OK
             worker.mailbox.wait(wait_seconds, stopping.is_set)
+        except SealError as err:
+            # The stored mail cannot be opened with the key in force: nothing can be done
+            # until the operator gives the right key, and guessing would lose mail.
+            log.error("stored mail cannot be opened: %s", err, extra={"mailbox": name})
+            return EXIT_PROBLEM
         except MailboxAuthError as err:
             log.error("mailbox refused our login: %s", err, extra={"mailbox": name})
             if once:
                 return EXIT_PROBLEM
             stopping.wait(AUTH_RETRY_SECONDS)
-        except MailboxError as err:
-            log.warning("mailbox unavailable: %s", err, extra={"mailbox": name})
+        except (MailboxError, DBAPIError) as err:
+            # A mailbox or database that went away (a restart, the network): try again later;
+            # the ledger makes the retry safe wherever the pass stopped.
+            # A database error's text may quote the SQL parameters (personal data): its type only.
+            detail = str(err) if isinstance(err, MailboxError) else type(err).__name__
+            log.warning("unavailable: %s", detail, extra={"mailbox": name})
             worker.mailbox.close()
             if once:
                 return EXIT_PROBLEM

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from intake.casework import Casework, thread_case
@@ -49,6 +50,8 @@ class MessageProcessor:
         to ([] if held in quarantine), or None if another process had already done it."""
         try:
             return self._take(inbound_id, raw, expected, vouched)
+        except DBAPIError:
+            raise  # the database, not the message: the pass stops and is retried
         except Exception as err:  # one bad message never stops the rest
             log.error(
                 "message could not be processed: %s",

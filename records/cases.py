@@ -15,7 +15,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from records.errors import NotFound
 from records.events import record_event
 from records.tables import (
     Case,
@@ -235,13 +234,6 @@ def deadlines_of(session: Session, proposal_id: int) -> Sequence[DeadlineRow]:
         .where(DeadlineRow.proposal_id == proposal_id)
         .order_by(col(DeadlineRow.id))
     ).all()
-
-
-def by_ref(session: Session, ref: str) -> Case:
-    case = session.exec(select(Case).where(Case.ref == ref.upper())).first()
-    if case is None:
-        raise NotFound(f"no case {ref}")
-    return case
 
 
 def find_by_ref(session: Session, ref: str) -> Case | None:

@@ -46,10 +46,6 @@ def acquire(
     return True
 
 
-def holder_of(session: Session, mailbox: str) -> MailboxLease | None:
-    return session.get(MailboxLease, mailbox)
-
-
 def holds(session: Session, mailbox: str, holder: str, now: datetime) -> bool:
     lease = session.get(MailboxLease, mailbox)
     return lease is not None and lease.holder == holder and lease.expires_at > now

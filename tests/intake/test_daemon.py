@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -16,6 +16,9 @@ import pytest
 from sqlmodel import select
 
 from intake.envelope import our_message_id
+from intake.maildir import MaildirMailbox
+from records import ledger
+from records.sealing import Sealer, new_key_text
 from records.tables import Case, OutboundMessage
 from tests.intake.mail import (
     AUTHSERV,
@@ -306,3 +309,26 @@ def test_an_answer_found_by_the_subject_alone(tmp_path: Path, database_url: str)
     cases = site.cli("cases", "--json").json_lines()
     assert [c["ref"] for c in cases] == [case["ref"]]
     assert cases[0]["missing"] == []
+
+
+def test_the_wrong_key_stops_the_daemon_and_keeps_the_mail(tmp_path: Path) -> None:
+    site = Site(tmp_path / "site", f"sqlite:///{tmp_path / 'site' / 'var' / 'mappa.db'}")
+    database = site.database()
+    database.migrate()
+    right = Sealer.from_text(site.key)
+    with database.session() as session:
+        ledger.claim(
+            session,
+            ledger.Place(MaildirMailbox(site.inbox).name, "INBOX", 1, "k1"),
+            fixture_message(BASE),
+            ledger.Envelope("<kept@police.scot>", None, None, None),
+            right,
+            datetime.now(UTC),
+        )
+    database.dispose()
+    site.key = new_key_text()  # the operator started it with another key
+    run = site.run_once()
+    assert run.code == 1
+    assert "cannot be opened" in run.stderr
+    [status] = site.cli("status", "--json").json_lines()
+    assert status["waiting"] == 1  # still claimed, not quarantined, not lost
