@@ -5,12 +5,16 @@ on free ports, and stops it at the end. Nothing here is a mock.
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -128,6 +132,38 @@ def postgres_server() -> Iterator[Postgres]:
 
 DOVECOT_USER = "mappa.lanarkshire"
 DOVECOT_PASSWORD = "test-only-password"  # a throwaway server's, never a real one
+# The one bearer token the test token service (below) calls valid, for DOVECOT_USER.
+DOVECOT_TOKEN = "test-only-oauth2-token"
+_OAUTH2_CONF = """\
+introspection_mode = post
+introspection_url = http://127.0.0.1:{port}/introspect
+username_attribute = username
+active_attribute = active
+active_value = true
+force_introspection = yes
+"""
+
+
+class _Introspection(http.server.BaseHTTPRequestHandler):
+    """The identity provider's RFC 7662 token introspection, on loopback: Microsoft Entra ID
+    cannot run here, so this small stand-in answers for it; Dovecot's side is real."""
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+        active = form.get("token") == [DOVECOT_TOKEN]
+        body = {"active": "true", "username": DOVECOT_USER} if active else {"active": "false"}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 _DOVECOT_CONF = """\
 base_dir = {folder}/run
 state_dir = {folder}/state
@@ -140,14 +176,20 @@ ssl_key = <{folder}/key.pem
 {ssl_dh}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {folder}/oauth2.conf.ext
+}}
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {folder}/passwd
 }}
 userdb {{
   driver = static
-  args = uid=mail gid=mail home={folder}/home/%u
+  args = uid=mail gid=mail home={folder}/home/%u allow_all_users=yes
 }}
 mail_location = maildir:~/Maildir:LAYOUT=fs
 first_valid_uid = 8
@@ -274,6 +316,11 @@ def dovecot_server() -> Iterator[Dovecot]:
     shutil.chown(folder / "home", "mail", "mail")
     ca_file = _test_certificate(folder)
     (folder / "passwd").write_text(f"{DOVECOT_USER}:{{PLAIN}}{DOVECOT_PASSWORD}\n")
+    introspection = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Introspection)
+    threading.Thread(target=introspection.serve_forever, daemon=True).start()
+    (folder / "oauth2.conf.ext").write_text(
+        _OAUTH2_CONF.format(port=introspection.server_address[1])
+    )
     dh = Path("/usr/share/dovecot/dh.pem")
     server = Dovecot(folder, free_port(), free_port(), ca_file)
     server.config.write_text(
@@ -289,4 +336,5 @@ def dovecot_server() -> Iterator[Dovecot]:
         yield server
     finally:
         server.stop()
+        introspection.shutdown()
         shutil.rmtree(folder, ignore_errors=True)

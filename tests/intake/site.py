@@ -14,7 +14,7 @@ from pathlib import Path
 from records.database import Database
 from records.sealing import new_key_text
 from tests.conftest import ROOT, Run
-from tests.servers import DOVECOT_PASSWORD, DOVECOT_USER, Dovecot
+from tests.servers import DOVECOT_PASSWORD, DOVECOT_TOKEN, DOVECOT_USER, Dovecot
 
 
 @dataclass
@@ -64,6 +64,7 @@ class Site:
             **os.environ,
             "MAPPA_DATA_KEY": self.key,
             "MAPPA_IMAP_PASSWORD": DOVECOT_PASSWORD,
+            "MAPPA_IMAP_TOKEN": DOVECOT_TOKEN,
             "COLUMNS": "160",
         }
 

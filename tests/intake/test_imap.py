@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,7 @@ from intake.imap import ImapMailbox, ImapSettings
 from intake.mailbox import Destination
 from tests.intake import imap_tools
 from tests.intake.mail import simple_message
-from tests.servers import DOVECOT_PASSWORD, DOVECOT_USER, Dovecot
+from tests.servers import DOVECOT_PASSWORD, DOVECOT_TOKEN, DOVECOT_USER, Dovecot
 
 
 def _settings(dovecot: Dovecot, **changes: object) -> ImapSettings:
@@ -157,9 +156,16 @@ def test_uidvalidity_is_reported(dovecot: Dovecot, mailbox: ImapMailbox) -> None
     assert mailbox.snapshot().uidvalidity == before + 1000
 
 
-def test_xoauth2_is_offered_as_a_login(dovecot: Dovecot, tmp_path: Path) -> None:
-    """Dovecot here has no OAuth 2.0 token service, so a token is refused; what this shows is
-    that the adapter speaks SASL XOAUTH2 and reports the refusal as a login error."""
-    box = ImapMailbox(_settings(dovecot, auth="xoauth2"), lambda: "not-a-token")
+def test_xoauth2_login(dovecot: Dovecot) -> None:
+    """SASL XOAUTH2 with a bearer token; Dovecot checks it with the (loopback) token service."""
+    box = ImapMailbox(_settings(dovecot, auth="xoauth2"), lambda: DOVECOT_TOKEN)
+    try:
+        assert box.snapshot().uidvalidity > 0
+    finally:
+        box.close()
+
+
+def test_a_refused_token_is_an_auth_error(dovecot: Dovecot) -> None:
+    box = ImapMailbox(_settings(dovecot, auth="xoauth2"), lambda: "expired-token")
     with pytest.raises(MailboxAuthError):
         box.snapshot()

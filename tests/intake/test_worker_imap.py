@@ -131,3 +131,12 @@ def test_the_daemon_stops_on_sigterm_after_idle(site: Site, dovecot: Dovecot) ->
             daemon.kill()
     assert daemon.stderr is not None
     assert b"stop requested" in daemon.stderr.read()
+
+
+def test_the_daemon_logs_in_with_an_oauth2_token(site: Site, dovecot: Dovecot) -> None:
+    site.settings = {"mailbox": {"auth": "xoauth2"}}
+    site.write_config()
+    imap_tools.append(dovecot, "INBOX", _message(11))
+    run = site.run_once()
+    assert run.code == 0, run.stderr
+    assert len(site.cli("cases", "--json").json_lines()) == 1
