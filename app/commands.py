@@ -102,6 +102,9 @@ def _quarantine_action(args: argparse.Namespace, settings: Settings) -> int:
         refs = runtime.processor.take(
             message.id, raw, expected=MessageState.QUARANTINED, vouched=vouched
         )
+        if refs == []:  # held again: say why now
+            with runtime.db.session() as session:
+                entry, _message = ledger.entry(session, args.id)
     except NotFound as err:
         return _fail(str(err), EXIT_PROBLEM)
     finally:
@@ -109,8 +112,6 @@ def _quarantine_action(args: argparse.Namespace, settings: Settings) -> int:
     if refs is None:
         return _fail(f"quarantine entry {args.id} was dealt with by another process", EXIT_PROBLEM)
     if not refs:
-        with runtime.db.session() as session:
-            entry, _message = ledger.entry(session, args.id)
         print(f"quarantine entry {args.id}: still held: {entry.reason}")
         return EXIT_PROBLEM
     print(f"quarantine entry {args.id}: taken into {', '.join(refs)}")

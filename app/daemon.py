@@ -36,12 +36,12 @@ def run_daemon(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import DBAPIError
 
     from app import logs
-    from app.runtime import make_clock, open_runtime, parse_now
-    from app.wiring import mailbox_from
+    from app.runtime import make_clock, open_runtime
+    from app.wiring import local_datetime, mailbox_from
 
     logs.configure(os.environ.get("MAPPA_LOG_LEVEL", "INFO"))
     try:
-        start = parse_now(args.now) if args.now else None
+        start = local_datetime(args.now) if args.now else None
     except ValueError:
         print(f"mappa-intake: --now: {args.now!r} is not a date or date-time", file=sys.stderr)
         return EXIT_USAGE

@@ -13,7 +13,6 @@ later issue.
 from __future__ import annotations
 
 import argparse
-import mailbox
 import os
 import shutil
 import sys
@@ -40,25 +39,15 @@ def _reset_var() -> bool:
 
 
 def _seed(inbox: Path) -> int:
-    inbox.parent.mkdir(parents=True, exist_ok=True)
-    box = mailbox.Maildir(str(inbox), create=True)
-    count = 0
-    for path in sorted(SAMPLES.glob("*.eml")):
-        raw = path.read_bytes()
-        key = box.add(raw)
-        sent = _date(raw)
-        if sent is not None:
-            # Maildir.add puts a message in new/ under its key: set its delivery time.
-            os.utime(inbox / "new" / key, (sent, sent))
-        count += 1
-    return count
-
-
-def _date(raw: bytes) -> float | None:
+    """The sample messages, each delivered at the time its Date header gives."""
     from intake.envelope import read_headers
+    from intake.maildir import deliver
 
-    sent = read_headers(raw).sent_at
-    return sent.timestamp() if sent is not None else None
+    samples = sorted(SAMPLES.glob("*.eml"))
+    for path in samples:
+        raw = path.read_bytes()
+        deliver(inbox, raw, read_headers(raw).sent_at)
+    return len(samples)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from app.settings import ConfigError, Settings, load
-from app.wiring import LOCAL_ZONE, limits_from, triage_from
+from app.wiring import LOCAL_ZONE, limits_from, local_datetime, triage_from
 from parsers.api import ReadOptions, parse_path
 from parsers.errors import ParseError
 from parsers.model import FormType, ParsedForm
@@ -41,20 +41,14 @@ def _fail(message: str) -> int:
     return EXIT_UNREADABLE
 
 
-def _parse_received(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=LOCAL_ZONE)
-
-
 def run_documents(args: argparse.Namespace) -> int:
     try:
         settings = load(args.config)
     except ConfigError as err:
         return _fail(str(err))
     try:
-        received = _parse_received(getattr(args, "received", None))
+        text = getattr(args, "received", None)
+        received = local_datetime(text) if text is not None else None
     except ValueError:
         return _fail(
             f"--received: {args.received!r} is not a date or date-time (YYYY-MM-DD[THH:MM])"

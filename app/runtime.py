@@ -4,7 +4,7 @@ for those that process mail, the message processor. Built once at start."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -13,10 +13,8 @@ from app.settings import Settings
 from app.wiring import LOCAL_ZONE
 
 if TYPE_CHECKING:
-    from intake.processing import MessageProcessor
+    from intake.processing import Clock, MessageProcessor
     from records.database import Database
-
-Clock = Callable[[], datetime]
 
 
 def make_clock(start: datetime | None) -> Clock:
@@ -25,12 +23,6 @@ def make_clock(start: datetime | None) -> Clock:
         return lambda: datetime.now(LOCAL_ZONE)
     began = time.monotonic()
     return lambda: start + timedelta(seconds=time.monotonic() - began)
-
-
-def parse_now(text: str) -> datetime:
-    """--now: an ISO date or date-time, local (Europe/London) unless it says otherwise."""
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=LOCAL_ZONE)
 
 
 def open_database(settings: Settings) -> Database:

@@ -4,7 +4,7 @@ when called, so a command loads only the packages it uses."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,13 @@ if TYPE_CHECKING:  # triage (and the holidays tables) load only for `check` and 
 
 # Deadlines are counted in the Co-ordinator's days, whatever the server's zone.
 LOCAL_ZONE = ZoneInfo("Europe/London")
+
+
+def local_datetime(text: str) -> datetime:
+    """A date or date-time given on the command line (--received, --now): ISO, local
+    (Europe/London) unless it names its zone. Raises ValueError."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=LOCAL_ZONE)
 
 
 def limits_from(settings: Settings) -> Limits:

@@ -26,10 +26,10 @@ import random
 import re
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +40,7 @@ sys.path[0] = str(ROOT)
 
 import sqlalchemy as sa  # noqa: E402
 
+from intake.envelope import read_headers  # noqa: E402
 from tests.intake import imap_tools  # noqa: E402
 from tests.intake.site import Site  # noqa: E402
 from tests.servers import Dovecot, dovecot_server  # noqa: E402
@@ -139,13 +140,7 @@ def latency(root: Path, dovecot: Dovecot, messages: list[bytes]) -> None:
     site = _site(root, dovecot, "latency")
     site.settings = {"mailbox": {"wait_seconds": 600.0}}  # IDLE, not polling
     site.write_config()
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "run", "--config", str(site.config)],
-        cwd=ROOT,
-        env=site.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    daemon = site.start_daemon()
     try:
         _wait_for(
             lambda: (
@@ -155,12 +150,12 @@ def latency(root: Path, dovecot: Dovecot, messages: list[bytes]) -> None:
         )
         sent: dict[str, float] = {}
         with imap_tools.client(dovecot) as client:
-            for n, raw in enumerate(messages):
-                message_id = re.search(rb"Message-ID: (<[^>]+>)", raw).group(1).decode()  # type: ignore[union-attr]
+            for raw in messages:
+                message_id = read_headers(raw).message_id
+                assert message_id is not None
                 sent[message_id] = time.time()
                 client.append("INBOX", raw)
                 time.sleep(1 / 3)
-                del n
         _wait_for(
             lambda: (
                 _count(site, "SELECT COUNT(*) FROM inbound_message WHERE state != 'claimed'")
@@ -195,13 +190,7 @@ def flat_memory(root: Path, dovecot: Dovecot, messages: list[bytes]) -> None:
     imap_tools.empty(dovecot)
     site = _site(root, dovecot, "flat")
     _append_all(dovecot, messages)
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "run", "--once", "--config", str(site.config)],
-        cwd=ROOT,
-        env=site.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    daemon = site.start_daemon("--once")
     samples: list[tuple[int, int]] = []
     while daemon.poll() is None:
         time.sleep(1)
@@ -238,9 +227,9 @@ def _count(site: Site, query: str) -> int:
         engine.dispose()
 
 
-def _wait_for(condition: object, timeout: float = 1800) -> None:
+def _wait_for(condition: Callable[[], bool], timeout: float = 1800) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError("the daemon did not get there")
         time.sleep(0.2)

@@ -17,7 +17,6 @@ either wholly made into its case(s) or not at all.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,8 +39,6 @@ from triage.assess import assess
 from triage.calendar import WorkingCalendar
 from triage.facts import FormFacts
 from triage.settings import TriageSettings
-
-log = logging.getLogger(__name__)
 
 # Document failures that hold the whole message: they are dangerous (macros) or mean the
 # agency must send the form again in a readable way (encrypted, over the limits).
@@ -79,28 +76,6 @@ class Result:
     reason: str = ""
 
 
-def split(raw: bytes, limits: Limits) -> SplitMessage:
-    """The message taken apart once (raises ParseError: too many parts)."""
-    return split_message(raw, limits)
-
-
-def read_split(
-    message: SplitMessage, *, answer: bool, settings: CaseworkSettings, now: datetime
-) -> Reading:
-    options = ReadOptions(reference_year=now.year, limits=settings.limits, answer=answer)
-    try:
-        with time_limit(settings.limits.max_seconds, "message"):
-            results = parse_split(message, "message", options)
-    except ParseError as err:
-        failure = ParsedForm("message", FormType.UNKNOWN, warnings=[str(err)], failure=err.kind)
-        return Reading([], [failure], [])
-    return Reading(
-        forms=[r for r in results if r.failure is None],
-        failures=[r for r in results if r.failure is not None],
-        attachments=[(p.name, p.data) for p in message.parts if p.label.startswith("attachment:")],
-    )
-
-
 def thread_case(session: Session, headers: Headers) -> Case | None:
     """The case this message answers, if it answers one."""
     found = case_records.find_by_message_ids(session, headers.thread_ids)
@@ -131,10 +106,25 @@ class Casework:
         self.read(self.split(WARM_UP_MESSAGE), answer=False, now=now)
 
     def split(self, raw: bytes) -> SplitMessage:
-        return split(raw, self.settings.limits)
+        """The message taken apart once (raises ParseError: too many parts)."""
+        return split_message(raw, self.settings.limits)
 
     def read(self, message: SplitMessage, *, answer: bool, now: datetime) -> Reading:
-        return read_split(message, answer=answer, settings=self.settings, now=now)
+        """The forms of the message; slow (PDF layout, OCR), so never inside a transaction."""
+        limits = self.settings.limits
+        options = ReadOptions(reference_year=now.year, limits=limits, answer=answer)
+        try:
+            with time_limit(limits.max_seconds, "message"):
+                results = parse_split(message, "message", options)
+        except ParseError as err:
+            failure = ParsedForm("message", FormType.UNKNOWN, warnings=[str(err)], failure=err.kind)
+            return Reading([], [failure], [])
+        attachments = [(p.name, p.data) for p in message.parts if p.label.startswith("attachment:")]
+        return Reading(
+            forms=[r for r in results if r.failure is None],
+            failures=[r for r in results if r.failure is not None],
+            attachments=attachments,
+        )
 
     def record(
         self,
@@ -159,7 +149,7 @@ class Casework:
         refs = []
         received = receipt_time(message, now)
         for group in _by_person(reading.forms):
-            opened = case_records.open_case(session, _form_input(group[0]), received, now)
+            opened = case_records.open_case(session, str(group[0].form_type), received, now)
             for form in group:
                 self._add(session, opened, message, form, now)
             self.assess(session, opened, now)
@@ -177,7 +167,7 @@ class Casework:
         self, session: Session, case: Case, message: InboundMessage, form: ParsedForm, now: datetime
     ) -> None:
         assert message.id is not None
-        case_records.add_form(session, case, message.id, _form_input(form), now)
+        case_records.add_form(session, case, message.id, form, now)
 
     def _answer(
         self,
@@ -213,25 +203,9 @@ class Casework:
             in_message=True,
             attachments=case_records.case_attachments(session, case.id),
         )
-        result = assess(
-            facts, self._local_date(case.received_at), self.settings.triage, self.settings.calendar
-        )
-        case_records.save_assessment(
-            session,
-            case,
-            case_records.AssessmentInput(
-                complete=result.complete,
-                missing=[m.name for m in result.missing],
-                outcome=str(result.proposal.outcome),
-                level=result.proposal.level,
-                reasons=list(result.proposal.reasons),
-                deadlines=[
-                    case_records.DeadlineInput(d.id, d.start, d.due, d.status)
-                    for d in result.deadlines
-                ],
-            ),
-            now,
-        )
+        received = self._local_date(case.received_at)
+        result = assess(facts, received, self.settings.triage, self.settings.calendar)
+        case_records.save_assessment(session, case, result, now)
 
     def _local_date(self, when: datetime) -> date:
         return when.astimezone(self.settings.zone).date()
@@ -247,19 +221,6 @@ def _documents_only(reading: Reading) -> ParsedForm:
     form.attachments = tuple(name for name, _ in reading.attachments)
     form.in_message = True
     return form
-
-
-def _form_input(form: ParsedForm) -> case_records.FormInput:
-    return case_records.FormInput(
-        source=form.source,
-        form_type=str(form.form_type),
-        fields={
-            name: case_records.FieldValue(f.value, f.confidence, f.evidence)
-            for name, f in form.fields.items()
-        },
-        warnings=list(form.warnings),
-        attachments=list(form.attachments),
-    )
 
 
 def _person_key(form: ParsedForm, index: int) -> tuple[str, ...]:

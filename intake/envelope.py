@@ -13,7 +13,9 @@ from datetime import datetime
 from email import policy
 from email.message import Message
 from email.parser import BytesHeaderParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import getaddresses
+
+from parsers.eml import message_date
 
 OUR_HEADER_PREFIX = b"x-mappa-"
 # The loop header every message of ours carries (responders put it on; intake looks for it).
@@ -51,14 +53,10 @@ def _ids(value: object) -> tuple[str, ...]:
     return tuple(_MSGID.findall(str(value or "")))
 
 
-def _date(value: object) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(str(value))
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed if parsed.tzinfo is not None else None
+def _sent_at(message: Message) -> datetime | None:
+    """The Date header, if it names its zone (a "-0000" date is of no known zone)."""
+    sent = message_date(message)
+    return sent if sent is not None and sent.tzinfo is not None else None
 
 
 def _header(message: Message, name: str) -> str:
@@ -75,7 +73,7 @@ def read_headers(raw: bytes) -> Headers:
     return Headers(
         message_id=found_ids[0] if found_ids else None,
         from_addresses=tuple(senders),
-        sent_at=_date(_header(message, "Date")),
+        sent_at=_sent_at(message),
         subject=" ".join(_decoded(_header(message, "Subject")).split()),
         in_reply_to=_ids(_header(message, "In-Reply-To")),
         references=_ids(_header(message, "References")),

@@ -9,6 +9,7 @@ never both, whenever the process stops.
 
 from __future__ import annotations
 
+import mailbox
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ class MaildirMailbox:
         quarantine_folder: str = "Quarantine",
     ) -> None:
         self.path = path
+        self._known: dict[str, Path] = {}  # key -> file, from the last listing
         self._targets = {
             Destination.PROCESSED: path / f".{processed_folder}",
             Destination.QUARANTINE: path / f".{quarantine_folder}",
@@ -71,13 +73,23 @@ class MaildirMailbox:
         return found
 
     def snapshot(self) -> FolderSnapshot:
-        files = self._files()
-        # Oldest first: Maildir unique names begin with the delivery time in seconds.
+        files = self._known = self._files()
+        # Oldest delivery first: a file's time is when it was delivered.
         keys = sorted(files, key=lambda k: (_mtime(files[k]), k))
         return FolderSnapshot(MAILDIR_UIDVALIDITY, tuple(keys))
 
+    def _path(self, uid: str) -> Path | None:
+        """Where the message is: as the last listing saw it, else as the folder is now (a
+        mail client may have moved it from new/ to cur/ since). One listing per pass, not one
+        per message."""
+        path = self._known.get(uid)
+        if path is None or not path.exists():
+            self._known = self._files()
+            path = self._known.get(uid)
+        return path
+
     def fetch(self, uid: str) -> Fetched | None:
-        path = self._files().get(uid)
+        path = self._path(uid)
         if path is None:
             return None
         try:
@@ -90,9 +102,8 @@ class MaildirMailbox:
         return Fetched(raw, delivered)
 
     def move(self, uids: Sequence[str], destination: Destination) -> None:
-        files = self._files()
         for uid in uids:
-            path = files.get(uid)
+            path = self._path(uid)
             if path is None:
                 continue
             target = self._targets[destination] / "cur" / path.name
@@ -124,3 +135,14 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
+
+
+def deliver(inbox: Path, raw: bytes, delivered_at: datetime | None = None) -> None:
+    """Put a message in a Maildir as a mail server would (tmp/ then new/), dated
+    ``delivered_at`` if given: the demo seeds its inbox this way, and the tests theirs."""
+    inbox.parent.mkdir(parents=True, exist_ok=True)
+    key = mailbox.Maildir(str(inbox), create=True).add(raw)
+    if delivered_at is not None:
+        # Maildir.add puts the message in new/ under its key; its time is the delivery time.
+        stamp = delivered_at.timestamp()
+        os.utime(inbox / "new" / key, (stamp, stamp))

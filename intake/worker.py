@@ -23,12 +23,12 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from intake.envelope import read_headers
 from intake.mailbox import Destination, Fetched, FolderSnapshot, Mailbox
-from intake.processing import Clock, MessageProcessor
+from intake.processing import MessageProcessor
 from records import leases, ledger
 from records.ledger import Envelope, Place
 from records.tables import InboundMessage, MessageState
@@ -80,7 +80,6 @@ class PassReport:
     claimed: int = 0
     processed: int = 0
     quarantined: int = 0
-    refs: list[str] = field(default_factory=list)
 
 
 def _wall_clock() -> datetime:
@@ -93,16 +92,14 @@ class IntakeWorker:
         mailbox: Mailbox,
         processor: MessageProcessor,
         *,
-        holder: str | None = None,
         stop: Callable[[], bool] = lambda: False,
-        wall_clock: Clock = _wall_clock,
     ) -> None:
         self.mailbox = mailbox
         self.processor = processor
         self.db = processor.db
         self.clock = processor.clock  # domain time (may replay the past: --now)
-        self.wall_clock = wall_clock  # lease time: always the real one
-        self.holder = holder or process_holder()
+        self.wall_clock = _wall_clock  # lease time: always the real one
+        self.holder = process_holder()
         self.stop = stop
         self._lease_until: datetime | None = None
         self._pending: list[tuple[int, str, Destination]] = []
@@ -178,9 +175,8 @@ class IntakeWorker:
             row = self._claim(place, fetched)
             report.claimed += 1
         assert row.id is not None
-        if row.state is MessageState.CLAIMED:
-            self._process(row.id, report)
-        self._queue_move(row.id, place.uid)
+        state = self._process(row.id, report) if row.state is MessageState.CLAIMED else row.state
+        self._queue_move(row.id, place.uid, state)
 
     def _claim(self, place: Place, fetched: Fetched) -> InboundMessage:
         headers = read_headers(fetched.raw)
@@ -211,40 +207,35 @@ class IntakeWorker:
         )
         return row
 
-    def _process(self, inbound_id: int, report: PassReport) -> None:
+    def _process(self, inbound_id: int, report: PassReport) -> MessageState:
+        """Process a claimed message; its state afterwards (still CLAIMED if another process
+        took it over: the next pass sees what became of it)."""
         with self.db.session() as session:
             row = session.get(InboundMessage, inbound_id)
             assert row is not None
             if row.state is not MessageState.CLAIMED:
-                return
+                return row.state
             attempts = ledger.begin_attempt(session, row)
             raw = ledger.raw_bytes(session, inbound_id, self.processor.sealer)
         if attempts > MAX_ATTEMPTS:
-            self.processor.hold(
-                inbound_id,
-                "failed",
-                f"processing was begun {MAX_ATTEMPTS} times and never finished",
-                MessageState.CLAIMED,
-            )
+            reason = f"processing was begun {MAX_ATTEMPTS} times and never finished"
+            if not self.processor.hold(inbound_id, "failed", reason, MessageState.CLAIMED):
+                return MessageState.CLAIMED
             report.quarantined += 1
-            return
+            return MessageState.QUARANTINED
         outcome = self.processor.take(inbound_id, raw, expected=MessageState.CLAIMED, vouched=False)
         if outcome is None:
-            return
+            return MessageState.CLAIMED
         if outcome:
             report.processed += 1
-            report.refs.extend(outcome)
-        else:
-            report.quarantined += 1
+            return MessageState.PROCESSED
+        report.quarantined += 1
+        return MessageState.QUARANTINED
 
-    def _queue_move(self, inbound_id: int, uid: str) -> None:
+    def _queue_move(self, inbound_id: int, uid: str, state: MessageState) -> None:
         """Moves go out in batches: one MOVE command for many messages costs the server one
         transaction. A message waiting in the batch is safe: the ledger has its fate, and a
         stop before the flush leaves it for the next pass's reconciliation."""
-        with self.db.session() as session:
-            row = session.get(InboundMessage, inbound_id)
-            assert row is not None
-            state = row.state
         if state is MessageState.CLAIMED:
             return  # processing did not finish (stop requested): the next pass does it
         destination = (

@@ -7,10 +7,9 @@ never skipped by a failed intake and never given twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -29,6 +28,10 @@ from records.tables import (
     Proposal,
 )
 
+if TYPE_CHECKING:  # the values records keeps; read by attribute, never imported at run time
+    from parsers.model import ParsedForm
+    from triage.assess import Assessment
+
 REF_PREFIX = "MAPPA"
 # The person's identifiers a case keeps in columns of its own: (field name, column).
 IDENTIFIER_COLUMNS = (
@@ -39,42 +42,6 @@ IDENTIFIER_COLUMNS = (
     ("ids.sps", "sps_number"),
     ("ids.visor", "visor_ref"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FieldValue:
-    value: Any
-    confidence: float
-    evidence: str
-
-
-@dataclass(frozen=True, slots=True)
-class FormInput:
-    """One parsed form, as plain values (records imports no parser)."""
-
-    source: str
-    form_type: str
-    fields: Mapping[str, FieldValue]
-    warnings: Sequence[str] = ()
-    attachments: Sequence[str] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class DeadlineInput:
-    timescale: str
-    start: date
-    due: date
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class AssessmentInput:
-    complete: bool
-    missing: Sequence[str]
-    outcome: str
-    level: int | None
-    reasons: Sequence[str]
-    deadlines: Sequence[DeadlineInput]
 
 
 def next_ref(session: Session, year: int) -> str:
@@ -89,23 +56,23 @@ def next_ref(session: Session, year: int) -> str:
     return f"{REF_PREFIX}-{year}-{counter.last:04d}"
 
 
-def open_case(session: Session, form: FormInput, received_at: datetime, now: datetime) -> Case:
+def open_case(session: Session, form_type: str, received_at: datetime, now: datetime) -> Case:
+    """A new case; its forms follow with ``add_form``, which fills its columns."""
     case = Case(
         ref=next_ref(session, received_at.year),
         state=CaseState.AWAITING_DECISION,
-        form_type=form.form_type,
+        form_type=form_type,
         received_at=received_at,
         created_at=now,
         updated_at=now,
     )
-    _update_columns(case, form)
     session.add(case)
     session.flush()
-    record_event(session, EventKind.CASE_OPENED, now, case_id=case.id, form_type=form.form_type)
+    record_event(session, EventKind.CASE_OPENED, now, case_id=case.id, form_type=form_type)
     return case
 
 
-def _update_columns(case: Case, form: FormInput) -> None:
+def _update_columns(case: Case, form: ParsedForm) -> None:
     """Columns the queue sorts and searches on, from the newest form that has them."""
     simple = {"category": "category", "form.agency": "agency", **dict(IDENTIFIER_COLUMNS)}
     for name, column in simple.items():
@@ -113,16 +80,18 @@ def _update_columns(case: Case, form: FormInput) -> None:
         if found is not None and isinstance(found.value, str) and found.value:
             setattr(case, column, found.value[:30])
     if form.form_type != "unknown":
-        case.form_type = form.form_type
+        case.form_type = str(form.form_type)
 
 
-def add_form(session: Session, case: Case, inbound_id: int, form: FormInput, now: datetime) -> Form:
+def add_form(
+    session: Session, case: Case, inbound_id: int, form: ParsedForm, now: datetime
+) -> Form:
     assert case.id is not None
     row = Form(
         case_id=case.id,
         inbound_id=inbound_id,
         source=form.source[:400],
-        form_type=form.form_type,
+        form_type=str(form.form_type),
         warnings=list(form.warnings),
         attachments=list(form.attachments),
         created_at=now,
@@ -154,7 +123,7 @@ def add_form(session: Session, case: Case, inbound_id: int, form: FormInput, now
         now,
         case_id=case.id,
         inbound_id=inbound_id,
-        form_type=form.form_type,
+        form_type=str(form.form_type),
         fields=len(form.fields),
     )
     return row
@@ -183,27 +152,28 @@ def case_attachments(session: Session, case_id: int) -> tuple[str, ...]:
 
 
 def save_assessment(
-    session: Session, case: Case, result: AssessmentInput, now: datetime
+    session: Session, case: Case, assessment: Assessment, now: datetime
 ) -> Proposal:
+    """Keep one triage result as the case's current proposal, with its deadlines."""
     assert case.id is not None
     proposal = Proposal(
         case_id=case.id,
-        complete=result.complete,
-        missing=list(result.missing),
-        outcome=result.outcome,
-        level=result.level,
-        reasons=list(result.reasons),
+        complete=assessment.complete,
+        missing=[m.name for m in assessment.missing],
+        outcome=str(assessment.proposal.outcome),
+        level=assessment.proposal.level,
+        reasons=list(assessment.proposal.reasons),
         created_at=now,
     )
     session.add(proposal)
     session.flush()
     assert proposal.id is not None
-    for deadline in result.deadlines:
+    for deadline in assessment.deadlines:
         session.add(
             DeadlineRow(
                 proposal_id=proposal.id,
                 case_id=case.id,
-                timescale=deadline.timescale,
+                timescale=deadline.id,
                 start=deadline.start,
                 due=deadline.due,
                 status=deadline.status,
@@ -214,10 +184,10 @@ def save_assessment(
         EventKind.PROPOSED,
         now,
         case_id=case.id,
-        outcome=result.outcome,
-        level=result.level,
-        complete=result.complete,
-        missing=len(result.missing),
+        outcome=proposal.outcome,
+        level=proposal.level,
+        complete=proposal.complete,
+        missing=len(proposal.missing),
     )
     return proposal
 

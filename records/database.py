@@ -44,8 +44,7 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        if self.is_sqlite:
+        if url.startswith("sqlite"):
             _ensure_folder(url)
             self.engine = sa.create_engine(url)
             event.listen(self.engine, "connect", _sqlite_connect)
@@ -56,13 +55,8 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with Session(self.engine, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (safe to call on every start)."""

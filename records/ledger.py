@@ -146,39 +146,39 @@ def begin_attempt(session: Session, message: InboundMessage) -> int:
     return message.attempts
 
 
+def _entry_of(session: Session, inbound_id: int | None) -> QuarantineEntry | None:
+    return session.exec(
+        select(QuarantineEntry).where(QuarantineEntry.inbound_id == inbound_id)
+    ).first()
+
+
 def quarantine(
     session: Session, message: InboundMessage, kind: str, reason: str, now: datetime
-) -> QuarantineEntry:
+) -> None:
     """Hold the message with its reason (the entry is reused if it was held before)."""
     assert message.id is not None
-    entry = session.exec(
-        select(QuarantineEntry).where(QuarantineEntry.inbound_id == message.id)
-    ).first()
+    entry = _entry_of(session, message.id)
     if entry is None:
         entry = QuarantineEntry(
-            inbound_id=message.id, kind=kind, reason=reason, state=QuarantineState.HELD
+            inbound_id=message.id,
+            kind=kind,
+            reason=reason,
+            state=QuarantineState.HELD,
+            created_at=now,
         )
-        entry.created_at = now
-    entry.kind, entry.reason, entry.state, entry.resolved_at = (
-        kind,
-        reason,
-        QuarantineState.HELD,
-        None,
-    )
+    else:
+        entry.kind, entry.reason = kind, reason
+        entry.state, entry.resolved_at = QuarantineState.HELD, None
     session.add(entry)
     message.state = MessageState.QUARANTINED
     session.add(message)
-    session.flush()
     record_event(session, EventKind.QUARANTINED, now, inbound_id=message.id, reason_kind=kind)
-    return entry
 
 
 def resolve_quarantine(
     session: Session, message: InboundMessage, state: QuarantineState, now: datetime
 ) -> None:
-    entry = session.exec(
-        select(QuarantineEntry).where(QuarantineEntry.inbound_id == message.id)
-    ).first()
+    entry = _entry_of(session, message.id)
     if entry is not None and entry.state is QuarantineState.HELD:
         entry.state, entry.resolved_at = state, now
         session.add(entry)

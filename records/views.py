@@ -95,22 +95,11 @@ def quarantine_list(session: Session, *, held_only: bool = True) -> list[dict[st
     ]
 
 
+def _count(session: Session, table: type[Any], condition: Any) -> int:
+    return int(session.exec(select(sa.func.count()).select_from(table).where(condition)).one())
+
+
 def status(session: Session) -> dict[str, Any]:
-    waiting = session.exec(
-        select(sa.func.count())
-        .select_from(InboundMessage)
-        .where(InboundMessage.state == MessageState.CLAIMED)
-    ).one()
-    held = session.exec(
-        select(sa.func.count())
-        .select_from(QuarantineEntry)
-        .where(QuarantineEntry.state == QuarantineState.HELD)
-    ).one()
-    failed = session.exec(
-        select(sa.func.count())
-        .select_from(OutboundMessage)
-        .where(OutboundMessage.state == "failed")
-    ).one()
     mailboxes = [
         {
             "mailbox": lease.mailbox,
@@ -120,9 +109,11 @@ def status(session: Session) -> dict[str, Any]:
         for lease in session.exec(select(MailboxLease).order_by(col(MailboxLease.mailbox))).all()
     ]
     return {
-        "waiting": int(waiting),
-        "quarantined": int(held),
+        "waiting": _count(session, InboundMessage, InboundMessage.state == MessageState.CLAIMED),
+        "quarantined": _count(
+            session, QuarantineEntry, QuarantineEntry.state == QuarantineState.HELD
+        ),
         "cases": case_records.count_by_state(session),
         "mailboxes": mailboxes,
-        "outbox_failures": int(failed),
+        "outbox_failures": _count(session, OutboundMessage, OutboundMessage.state == "failed"),
     }

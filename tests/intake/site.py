@@ -3,7 +3,6 @@ or PostgreSQL) and a mailbox (a Maildir, or the real Dovecot), with the real com
 
 from __future__ import annotations
 
-import mailbox
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from intake import maildir
 from records.database import Database
 from records.sealing import new_key_text
 from tests.conftest import ROOT, Run
@@ -80,6 +80,18 @@ class Site:
         )
         return Run(done.returncode, done.stdout, done.stderr)
 
+    def start_daemon(
+        self, *extra: str, stderr: int = subprocess.DEVNULL
+    ) -> subprocess.Popen[bytes]:
+        """``mappa-intake run`` in the background (``--once`` among ``extra`` to end it)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "run", *extra, "--config", str(self.config)],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
     def run_once(self, *extra: str) -> Run:
         return self.cli("run", "--once", *extra)
 
@@ -89,12 +101,7 @@ class Site:
 
             append(self.dovecot, "INBOX", raw, when)
             return
-        self.inbox.parent.mkdir(parents=True, exist_ok=True)
-        box = mailbox.Maildir(str(self.inbox), create=True)
-        key = box.add(raw)
-        if when is not None:
-            # Maildir.add puts a message in new/ under its key: set its delivery time.
-            os.utime(self.inbox / "new" / key, (when.timestamp(), when.timestamp()))
+        maildir.deliver(self.inbox, raw, when)
 
     def database(self) -> Database:
         return Database(self.database_url)

@@ -236,10 +236,7 @@ def test_bad_messages_are_quarantined_with_reasons(tmp_path: Path, database_url:
     macro = str(held["<macro@police.scot>"]["id"])
     still = site.cli("quarantine", "reprocess", macro)
     assert still.code == 1 and "still held" in still.stdout
-    assert (
-        site.cli("cases", "--json").json_lines() != []
-        and len(site.cli("cases", "--json").json_lines()) == 1
-    )
+    assert len(site.cli("cases", "--json").json_lines()) == 1
 
 
 # -- answers -----------------------------------------------------------------------------

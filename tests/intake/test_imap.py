@@ -55,26 +55,24 @@ def test_list_fetch_and_move(dovecot: Dovecot, mailbox: ImapMailbox) -> None:
     assert imap_tools.count(dovecot, "Quarantine") == 1
 
 
-def test_starttls_on_the_plain_port(dovecot: Dovecot) -> None:
-    box = ImapMailbox(
-        _settings(dovecot, port=dovecot.imap_port, security="starttls"), lambda: DOVECOT_PASSWORD
-    )
+def _reads_the_inbox(settings: ImapSettings, secret: str) -> bool:
+    box = ImapMailbox(settings, lambda: secret)
     try:
-        assert box.snapshot().uidvalidity > 0
+        return box.snapshot().uidvalidity > 0
     finally:
         box.close()
+
+
+def test_starttls_on_the_plain_port(dovecot: Dovecot) -> None:
+    settings = _settings(dovecot, port=dovecot.imap_port, security="starttls")
+    assert _reads_the_inbox(settings, DOVECOT_PASSWORD)
 
 
 def test_plain_imap_only_to_loopback(dovecot: Dovecot) -> None:
     with pytest.raises(MailboxError, match="only to a loopback host"):
         ImapMailbox(_settings(dovecot, host="imap.example.gov.uk", security="none"), lambda: "")
-    box = ImapMailbox(
-        _settings(dovecot, port=dovecot.imap_port, security="none"), lambda: DOVECOT_PASSWORD
-    )
-    try:
-        assert box.snapshot().uidvalidity > 0
-    finally:
-        box.close()
+    settings = _settings(dovecot, port=dovecot.imap_port, security="none")
+    assert _reads_the_inbox(settings, DOVECOT_PASSWORD)
 
 
 def test_wrong_password_is_an_auth_error(dovecot: Dovecot) -> None:
@@ -158,11 +156,7 @@ def test_uidvalidity_is_reported(dovecot: Dovecot, mailbox: ImapMailbox) -> None
 
 def test_xoauth2_login(dovecot: Dovecot) -> None:
     """SASL XOAUTH2 with a bearer token; Dovecot checks it with the (loopback) token service."""
-    box = ImapMailbox(_settings(dovecot, auth="xoauth2"), lambda: DOVECOT_TOKEN)
-    try:
-        assert box.snapshot().uidvalidity > 0
-    finally:
-        box.close()
+    assert _reads_the_inbox(_settings(dovecot, auth="xoauth2"), DOVECOT_TOKEN)
 
 
 def test_a_refused_token_is_an_auth_error(dovecot: Dovecot) -> None:

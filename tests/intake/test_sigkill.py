@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,7 +14,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import ROOT
 from tests.intake import imap_tools
 from tests.intake.mail import auth_results, fixture_message, with_headers
 from tests.intake.site import Site
@@ -46,16 +43,6 @@ def _message(n: int) -> bytes:
     return raw
 
 
-def _daemon(site: Site) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "run", "--config", str(site.config)],
-        cwd=ROOT,
-        env=site.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     dovecot: Dovecot, tmp_path: Path
 ) -> None:
@@ -69,7 +56,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         while delivered < share:
             imap_tools.append(dovecot, "INBOX", _message(delivered))
             delivered += 1
-        daemon = _daemon(site)
+        daemon = site.start_daemon()
         time.sleep(rng.uniform(*KILL_AFTER_SECONDS))
         assert daemon.poll() is None, "the daemon stopped by itself"
         daemon.kill()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,6 @@ from intake.errors import MailboxError
 from intake.imap import ImapMailbox
 from intake.mailbox import Destination
 from intake.worker import IntakeWorker
-from tests.conftest import ROOT
 from tests.intake import imap_tools
 from tests.intake.mail import fixture_message, with_headers
 from tests.intake.site import Site
@@ -111,13 +109,7 @@ def test_a_claimed_message_deleted_from_the_mailbox_is_still_processed(
 
 
 def test_the_daemon_stops_on_sigterm_after_idle(site: Site, dovecot: Dovecot) -> None:
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "run", "--config", str(site.config)],
-        cwd=ROOT,
-        env=site.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    daemon = site.start_daemon(stderr=subprocess.PIPE)
     try:
         imap_tools.append(dovecot, "INBOX", _message(9))
         deadline = time.monotonic() + 60
