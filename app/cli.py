@@ -83,6 +83,47 @@ def _parser() -> argparse.ArgumentParser:
         action.add_argument("id", type=int, metavar="ID", help="the entry's id (quarantine list)")
         _config_option(action)
 
+    decide = commands.add_parser(
+        "decide", help="record the Co-ordinator's decision on a case and queue its reply"
+    )
+    decide.add_argument("ref", metavar="REF", help="the case reference, e.g. MAPPA-2026-0042")
+    decide.add_argument(
+        "--outcome",
+        required=True,
+        choices=["record", "accept", "reject", "request_info", "redirect"],
+        help="the decision",
+    )
+    decide.add_argument("--level", type=int, choices=[1, 2, 3], help="the level decided")
+    decide.add_argument(
+        "--reason",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="told to the agency: a reason (rejection, another level, redirect) or an item"
+        " to ask for (request_info); repeat for several",
+    )
+    decide.add_argument("--note", default="", metavar="TEXT", help="your own note: never sent")
+    decide.add_argument(
+        "--to", metavar="ADDRESS", help="redirect: the other area's Co-ordinator's address"
+    )
+    decide.add_argument(
+        "--by", metavar="NAME", help="who decides (default: the logged-in user name)"
+    )
+    decide.add_argument(
+        "--now", metavar="DATETIME", help="the decision's time (replaying and testing)"
+    )
+    _config_option(decide)
+
+    templates = commands.add_parser("templates", help="reply templates")
+    templates_commands = templates.add_subparsers(
+        dest="templates_command", required=True, parser_class=_Parser
+    )
+    preview = templates_commands.add_parser("preview", help="render one template for a case")
+    preview.add_argument("name", metavar="NAME", help="the template, e.g. request_info")
+    preview.add_argument("--case", required=True, metavar="REF", help="the case to render it for")
+    preview.add_argument("--html", action="store_true", help="print the HTML part too")
+    _config_option(preview)
+
     keys = commands.add_parser("keys", help="storage keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
     keys_commands.add_parser("new", help="print a new random storage key (base64)")
@@ -126,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.daemon import run_daemon
 
         return run_daemon(args)
+    if args.command in ("decide", "templates"):
+        from app.deciding import run_decision_command
+
+        return run_decision_command(args)
     if args.command in ("status", "cases", "quarantine"):
         from app.commands import run_state_command
 

@@ -7,6 +7,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from app.settings import ConfigError, Settings, load
@@ -36,15 +38,30 @@ def run_state_command(args: argparse.Namespace) -> int:
         with db.session() as session:
             from records import views
 
+            flag = deadline_flagger(settings)
             if args.command == "status":
-                _print_status(views.status(session), as_json=args.json)
+                _print_status(views.status(session, flag), as_json=args.json)
             elif args.command == "cases":
-                _print_rows(views.case_summaries(session, args.state), args.json, _case_line)
+                rows = views.case_summaries(session, args.state, flag)
+                _print_rows(rows, args.json, _case_line)
             else:
                 _print_rows(views.quarantine_list(session), args.json, _quarantine_line)
     finally:
         db.dispose()
     return EXIT_OK
+
+
+def deadline_flagger(settings: Settings) -> Callable[[str, date, str], str | None]:
+    """Flags deadlines against today's date in the Co-ordinator's zone."""
+    from app.wiring import LOCAL_ZONE, triage_from
+    from triage.slipping import deadline_flag
+
+    _triage, calendar = triage_from(settings)
+    today = datetime.now(LOCAL_ZONE).date()
+    near = int(settings["deadlines.near_working_days"])
+    return lambda timescale, due, status: deadline_flag(
+        timescale, due, status, today, calendar, near
+    )
 
 
 def _print_rows(rows: list[dict[str, Any]], as_json: bool, line: Any) -> None:
@@ -59,9 +76,12 @@ def _case_line(case: dict[str, Any]) -> str:
     level = proposal.get("level")
     proposed = f"{proposal.get('outcome', '-')}" + (f" L{level}" if level else "")
     missing = f"missing {len(case['missing'])}" if case["missing"] else "complete"
+    flags = [f"{d['id']} {d['flag']}" for d in case["deadlines"] if d.get("flag")]
+    flags += case["alerts"]
     return (
         f"{case['ref']}  {case['state']:<21} {case['form_type']:<16} "
         f"{case['category'] or '-':<5} {proposed:<18} {missing}"
+        + (f"  ! {'; '.join(flags)}" if flags else "")
     )
 
 
@@ -77,7 +97,12 @@ def _print_status(status: dict[str, Any], *, as_json: bool) -> None:
     print(f"waiting to be processed: {status['waiting']}")
     print(f"quarantined (held):      {status['quarantined']}")
     print(f"cases:                   {cases}")
-    print(f"outbox failures:         {status['outbox_failures']}")
+    print(f"replies waiting:         {status['outbox_waiting']}")
+    print(f"reply failures:          {status['outbox_failures']}")
+    print(f"bounced addresses:       {status['bounced_addresses']}")
+    for name in ("missed", "near"):
+        refs = status["deadlines"][name]
+        print(f"deadlines {name + ':':<14} {', '.join(refs) if refs else 'none'}")
     for mailbox in status["mailboxes"]:
         print(f"mailbox {mailbox['mailbox']}: last read {mailbox['last_read'] or 'never'}")
 

@@ -4,7 +4,7 @@ for those that process mail, the message processor. Built once at start."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -15,6 +15,9 @@ from app.wiring import LOCAL_ZONE
 if TYPE_CHECKING:
     from intake.processing import Clock, MessageProcessor
     from records.database import Database
+    from responders.chasing import Chaser
+    from responders.decisions import DecisionPolicy
+    from responders.sender import OutboxSender
 
 
 def make_clock(start: datetime | None) -> Clock:
@@ -41,13 +44,67 @@ class Runtime:
     processor: MessageProcessor
 
 
-def open_runtime(settings: Settings, environ: Mapping[str, str], clock: Clock) -> Runtime:
-    from app.wiring import casework_from, screening_from, sealer_from
+def open_runtime(
+    settings: Settings,
+    environ: Mapping[str, str],
+    clock: Clock,
+    wake: Callable[[], None] = lambda: None,
+) -> Runtime:
+    """``wake`` is called when intake queued a reply (the sender need not wait its turn)."""
+    from app.wiring import casework_from, reply_settings_from, screening_from, sealer_from
     from intake.casework import Casework
     from intake.processing import MessageProcessor
+    from responders.receipts import AutoReplies
 
     sealer = sealer_from(settings, environ)
     policy = screening_from(settings)
     casework = Casework(casework_from(settings), sealer)
+    replies = AutoReplies(reply_settings_from(settings).sender, wake)
     db = open_database(settings)
-    return Runtime(settings, db, MessageProcessor(db, casework, policy, clock=clock))
+    processor = MessageProcessor(db, casework, policy, clock=clock, replies=replies)
+    return Runtime(settings, db, processor)
+
+
+def decision_policy(settings: Settings) -> DecisionPolicy:
+    from app.wiring import reply_settings_from, triage_from
+    from responders.decisions import DecisionPolicy
+
+    triage, calendar = triage_from(settings)
+    return DecisionPolicy(reply_settings_from(settings), triage, calendar)
+
+
+def open_sending(
+    runtime: Runtime, environ: Mapping[str, str], stop: Callable[[], bool]
+) -> tuple[Chaser, OutboxSender]:
+    """The chaser and the outbox sender, on the runtime's database and clock."""
+    from app.wiring import mailbox_from, transport_from
+    from responders.chasing import Chaser
+    from responders.context import ContextBuilder
+    from responders.replies import ReplyComposer
+    from responders.sender import OutboxSender
+    from responders.templates import Templates
+
+    settings = runtime.settings
+    policy = decision_policy(settings)
+    replies = policy.replies
+    sealer = runtime.processor.sealer
+    composer = ReplyComposer(
+        replies,
+        Templates(replies.templates),
+        ContextBuilder(replies, policy.triage, policy.calendar),
+        sealer,
+    )
+    sent_folder = str(settings["mailbox.sent_folder"])
+    sender = OutboxSender(
+        runtime.db,
+        composer,
+        transport_from(settings, environ),
+        replies,
+        sealer,
+        clock=runtime.processor.clock,
+        # A connection of the sender's own: IMAP connections are not shared between threads.
+        sent_copies=mailbox_from(settings, environ) if sent_folder else None,
+        sent_folder=sent_folder,
+        stop=stop,
+    )
+    return Chaser(runtime.db, replies, clock=runtime.processor.clock), sender

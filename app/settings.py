@@ -145,6 +145,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mailbox.processed_folder", "Processed", "Folder taken mail is moved to."),
     Setting("mailbox.quarantine_folder", "Quarantine", "Folder quarantined mail is moved to."),
     Setting(
+        "mailbox.sent_folder",
+        "Sent",
+        "Folder a copy of every message we send is filed in (empty: none is filed).",
+    ),
+    Setting(
         "mailbox.wait_seconds",
         60.0,
         "Longest wait between passes: an IMAP IDLE ends at once when mail arrives;"
@@ -170,9 +175,72 @@ SETTINGS: tuple[Setting, ...] = (
         "Our receiving server's authserv-id: only its topmost Authentication-Results counts.",
     ),
     Setting(
+        "outgoing.kind",
+        "maildir",
+        "How replies leave: smtp, or maildir (written to a local Maildir, as the demo does).",
+    ),
+    Setting("outgoing.path", "var/mail/outgoing", "maildir: the Maildir replies are written to."),
+    Setting(
+        "outgoing.marking",
+        "OFFICIAL-SENSITIVE",
+        "Protective marking put in the subject and at the top and foot of every message.",
+    ),
+    Setting(
+        "outgoing.signature",
+        "MAPPA Co-ordinator, Lanarkshire",
+        "How every message is signed.",
+    ),
+    Setting(
+        "outgoing.coordinator",
+        "MAPPA Co-ordinator <mappa.coordinator@southlanarkshire.gov.uk>",
+        "The Co-ordinator's own address: unanswered requests are escalated to it.",
+    ),
+    Setting(
+        "outgoing.templates",
+        "",
+        "Folder of the operator's own reply templates, looked up before the built-in ones.",
+    ),
+    Setting(
+        "outgoing.per_recipient_per_hour",
+        20,
+        "Most messages sent to one address in any hour; more wait their turn.",
+    ),
+    Setting("smtp.host", "", "smtp: the server's host name."),
+    Setting("smtp.port", 587, "smtp: 587 for starttls, 465 for tls."),
+    Setting(
+        "smtp.security",
+        "starttls",
+        "smtp: tls, starttls, or none (none only to a loopback host).",
+    ),
+    Setting("smtp.ca_file", "", "smtp: CA certificates to trust instead of the system's."),
+    Setting("smtp.username", "", "smtp: the login name (empty: no login)."),
+    Setting(
+        "smtp.password_env",
+        "MAPPA_SMTP_PASSWORD",
+        "smtp: environment variable holding the password.",
+    ),
+    Setting(
         "smtp.from",
         "MAPPA Lanarkshire <mappa.lanarkshire@southlanarkshire.gov.uk>",
-        "Our address; mail from it, or with our Message-IDs, is our own coming back.",
+        "Our address: replies come from it; mail from it, or with our Message-IDs, is our"
+        " own coming back.",
+    ),
+    Setting(
+        "chase.first_working_days",
+        1,
+        "First reminder: working days after the date the information was needed by (T8).",
+    ),
+    Setting("chase.second_working_days", 3, "Second reminder: working days after the first."),
+    Setting(
+        "chase.escalation_working_days",
+        2,
+        "Escalation to the Co-ordinator: working days after the second reminder.",
+    ),
+    Setting("chase.send_hour", 9, "Reminders due on a day go from this hour (local time)."),
+    Setting(
+        "deadlines.near_working_days",
+        2,
+        "A T1-T5 deadline this many working days away or fewer is flagged as near.",
     ),
     Setting(
         "storage.key_env",
@@ -245,7 +313,7 @@ def load(path: Path | None, *, required: bool = False) -> Settings:
     for key, value in _flatten(table).items():
         setting = _BY_KEY.get(key)
         if setting is None:
-            # Sections of later parts of the system are not ours to judge here.
+            # Sections of later parts of the system (the console) are not ours to judge here.
             if key.split(".", 1)[0] in _OUR_SECTIONS:
                 raise ConfigError(f"{chosen}: unknown setting {key}")
             continue
@@ -254,10 +322,7 @@ def load(path: Path | None, *, required: bool = False) -> Settings:
     return Settings(values, chosen)
 
 
-# Sections whose other keys belong to parts not built yet (the responders: contract.md's
-# [outgoing] and the rest of [smtp]) are let through unread rather than refused.
-_LATER_SECTIONS = frozenset({"smtp", "outgoing"})
-_OUR_SECTIONS = frozenset(s.key.split(".", 1)[0] for s in SETTINGS) - _LATER_SECTIONS
+_OUR_SECTIONS = frozenset(s.key.split(".", 1)[0] for s in SETTINGS)
 
 
 _CHOICES = {
@@ -265,6 +330,8 @@ _CHOICES = {
     "mailbox.kind": ("imap", "maildir"),
     "mailbox.security": ("tls", "starttls", "none"),
     "mailbox.auth": ("password", "xoauth2"),
+    "outgoing.kind": ("smtp", "maildir"),
+    "smtp.security": ("tls", "starttls", "none"),
 }
 
 
@@ -276,6 +343,12 @@ def _validate(values: dict[str, Any]) -> None:
         values["mailbox.host"] and values["mailbox.username"]
     ):
         raise ConfigError("mailbox.host and mailbox.username: required when mailbox.kind is imap")
+    if values["outgoing.kind"] == "smtp" and not values["smtp.host"]:
+        raise ConfigError("smtp.host: required when outgoing.kind is smtp")
+    if not 0 <= values["chase.send_hour"] <= 23:
+        raise ConfigError("chase.send_hour: must be an hour from 0 to 23")
+    if values["outgoing.per_recipient_per_hour"] < 1:
+        raise ConfigError("outgoing.per_recipient_per_hour: must be at least 1")
     url = str(values["database.url"])
     if not url.startswith(("sqlite:///", "postgresql")):
         raise ConfigError("database.url: must start with sqlite:/// or postgresql")

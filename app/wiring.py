@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # triage (and the holidays tables) load only for `check` and 
     from intake.mailbox import Mailbox
     from intake.screening import ScreeningPolicy
     from records.sealing import Sealer
+    from responders.settings import ReplySettings
+    from responders.transport import Transport
     from triage.calendar import WorkingCalendar
     from triage.settings import TriageSettings
 
@@ -92,17 +94,22 @@ def sealer_from(settings: Settings, environ: Mapping[str, str]) -> Sealer:
         raise ConfigError(f"storage.key_env: {name}: {err}") from err
 
 
-def screening_from(settings: Settings) -> ScreeningPolicy:
+def our_address(settings: Settings) -> str:
     from email.utils import parseaddr
 
+    address = parseaddr(str(settings["smtp.from"]))[1].lower()
+    if "@" not in address:
+        raise ConfigError("smtp.from: no e-mail address in it")
+    return address
+
+
+def screening_from(settings: Settings) -> ScreeningPolicy:
     from intake.automatic import OwnMail
     from intake.envelope import domain_of
     from intake.screening import ScreeningPolicy
     from intake.trust import TrustPolicy
 
-    address = parseaddr(str(settings["smtp.from"]))[1].lower()
-    if "@" not in address:
-        raise ConfigError("smtp.from: no e-mail address in it")
+    address = our_address(settings)
     return ScreeningPolicy(
         trust=TrustPolicy(
             allowed_domains=tuple(d.lower() for d in settings["senders.allowed_domains"]),
@@ -155,3 +162,57 @@ def casework_from(settings: Settings) -> CaseworkSettings:
     return CaseworkSettings(
         limits=limits_from(settings), triage=triage, calendar=calendar, zone=LOCAL_ZONE
     )
+
+
+def reply_settings_from(settings: Settings) -> ReplySettings:
+    from intake.envelope import domain_of
+    from responders.compose import Sender
+    from responders.settings import ChaseSettings, ReplySettings
+
+    address = our_address(settings)
+    templates = settings.path("outgoing.templates") if settings["outgoing.templates"] else None
+    if templates is not None and not templates.is_dir():
+        raise ConfigError(f"outgoing.templates: {templates} is not a folder")
+    return ReplySettings(
+        sender=Sender(
+            from_header=str(settings["smtp.from"]),
+            message_id_domain=domain_of(address),
+            marking=str(settings["outgoing.marking"]),
+            allowed_domains=tuple(d.lower() for d in settings["senders.allowed_domains"]),
+        ),
+        envelope_from=address,
+        signature=str(settings["outgoing.signature"]),
+        coordinator=str(settings["outgoing.coordinator"]),
+        per_recipient_per_hour=int(settings["outgoing.per_recipient_per_hour"]),
+        chase=ChaseSettings(
+            first_after=int(settings["chase.first_working_days"]),
+            second_after=int(settings["chase.second_working_days"]),
+            escalate_after=int(settings["chase.escalation_working_days"]),
+            send_hour=int(settings["chase.send_hour"]),
+        ),
+        zone=LOCAL_ZONE,
+        templates=templates,
+    )
+
+
+def transport_from(settings: Settings, environ: Mapping[str, str]) -> Transport:
+    if settings["outgoing.kind"] == "maildir":
+        from responders.transport import MaildirTransport
+
+        return MaildirTransport(settings.path("outgoing.path"))
+    from responders.transport import SmtpSettings, SmtpTransport
+
+    variable = str(settings["smtp.password_env"])
+    if settings["smtp.username"] and not environ.get(variable):
+        raise ConfigError(f"smtp.password_env: environment variable {variable} is not set")
+    smtp = SmtpSettings(
+        host=str(settings["smtp.host"]),
+        port=int(settings["smtp.port"]),
+        security=str(settings["smtp.security"]),
+        username=str(settings["smtp.username"]),
+        ca_file=settings.path("smtp.ca_file") if settings["smtp.ca_file"] else None,
+    )
+    try:
+        return SmtpTransport(smtp, lambda: environ.get(variable, ""))
+    except ValueError as err:
+        raise ConfigError(str(err)) from err

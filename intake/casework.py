@@ -31,7 +31,7 @@ from parsers.errors import ParseError
 from parsers.limits import Limits, time_limit
 from parsers.model import FormType, ParsedForm
 from records import cases as case_records
-from records import ledger
+from records import ledger, outbox
 from records.events import record_event
 from records.sealing import Sealer
 from records.tables import Case, CaseState, EventKind, InboundMessage
@@ -72,6 +72,7 @@ class Result:
     """What became of a message: the cases it touched, or the quarantine kind and reason."""
 
     refs: tuple[str, ...] = ()
+    opened: tuple[Case, ...] = ()  # the cases this message opened (each is acknowledged)
     quarantine_kind: str | None = None
     reason: str = ""
 
@@ -146,15 +147,15 @@ class Casework:
         if case is not None:
             self._answer(session, message, reading, case, now)
             return Result(refs=(case.ref,))
-        refs = []
+        opened = []
         received = receipt_time(message, now)
         for group in _by_person(reading.forms):
-            opened = case_records.open_case(session, str(group[0].form_type), received, now)
+            case = case_records.open_case(session, str(group[0].form_type), received, now)
             for form in group:
-                self._add(session, opened, message, form, now)
-            self.assess(session, opened, now)
-            refs.append(opened.ref)
-        return Result(refs=tuple(refs))
+                self._add(session, case, message, form, now)
+            self.assess(session, case, now)
+            opened.append(case)
+        return Result(refs=tuple(c.ref for c in opened), opened=tuple(opened))
 
     def _store_attachments(
         self, session: Session, message: InboundMessage, reading: Reading
@@ -181,8 +182,11 @@ class Casework:
         for form in forms:
             self._add(session, case, message, form, now)
         if case.state is CaseState.AWAITING_INFORMATION:
+            # The answer came: back to the Co-ordinator, and no more chases.
             case.state = CaseState.AWAITING_DECISION
             session.add(case)
+            assert case.id is not None
+            outbox.cancel_chases(session, case.id, "the answer arrived", now)
         record_event(
             session,
             EventKind.INFORMATION_RECEIVED,

@@ -205,6 +205,19 @@ class ImapMailbox:
             client.delete_messages(numbers)
             client.uid_expunge(numbers)
 
+    def keep_copy(self, folder: str, raw: bytes, message_id: str) -> None:
+        """Put a copy of a message we sent in ``folder`` (the Sent folder), once: a copy with
+        the same Message-ID already there (we were stopped after the APPEND) is enough.
+        Selects ``folder``: the sender uses a connection of its own."""
+        with self._errors(f"cannot file a copy in {folder}"):
+            client = self._connected()
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+            client.select_folder(folder)
+            if client.search(["HEADER", "Message-ID", message_id]):
+                return
+            client.append(folder, raw, flags=[b"\\Seen"])
+
     def wait(self, seconds: float, stop: Callable[[], bool]) -> None:
         deadline = time.monotonic() + min(seconds, IDLE_RENEW_SECONDS)
         if not self._can_idle:

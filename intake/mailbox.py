@@ -58,6 +58,10 @@ class Mailbox(Protocol):
         """Move messages out of the watched folder; those already gone are passed over."""
         ...
 
+    def keep_copy(self, folder: str, raw: bytes, message_id: str) -> None:
+        """File a copy of a message we sent in ``folder`` (the Sent folder), at most once."""
+        ...
+
     def wait(self, seconds: float, stop: Callable[[], bool]) -> None:
         """Return when new mail may have arrived, after ``seconds``, or soon after ``stop()``
         turns true (a SIGTERM must not wait out a long IDLE)."""

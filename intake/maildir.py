@@ -9,6 +9,7 @@ never both, whenever the process stops.
 
 from __future__ import annotations
 
+import hashlib
 import mailbox
 import os
 import time
@@ -114,6 +115,15 @@ class MaildirMailbox:
             except OSError as err:
                 raise MailboxError(f"mailbox {self.name} uid {uid}: cannot move: {err}") from err
 
+    def keep_copy(self, folder: str, raw: bytes, message_id: str) -> None:
+        name = "sent-" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
+        try:
+            put_once(self.path / f".{folder}", name, raw, seen=True)
+        except OSError as err:
+            raise MailboxError(
+                f"mailbox {self.name}: cannot file a copy in {folder}: {err}"
+            ) from err
+
     def wait(self, seconds: float, stop: Callable[[], bool]) -> None:
         """Poll ``new/`` until something is delivered, ``seconds`` pass, or ``stop()``."""
         deadline = time.monotonic() + seconds
@@ -135,6 +145,25 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
+
+
+def put_once(folder: Path, name: str, raw: bytes, *, seen: bool = False) -> bool:
+    """Write a message into a Maildir under a name of ours, once: False if a message of that
+    name is there already (in new/ or cur/, whatever a mail client renamed it to). Written to
+    tmp/ and renamed, so a reader never sees half a message and a stop leaves none."""
+    for sub in _SUBDIRS:
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("new", "cur"):
+        if any(e.name.split(":", 1)[0] == name for e in os.scandir(folder / sub)):
+            return False
+    temporary = folder / "tmp" / f"{name}.{os.getpid()}"
+    with open(temporary, "wb") as handle:
+        handle.write(raw)
+        handle.flush()
+        os.fsync(handle.fileno())
+    target = folder / "cur" / f"{name}:2,S" if seen else folder / "new" / name
+    os.rename(temporary, target)
+    return True
 
 
 def deliver(inbox: Path, raw: bytes, delivered_at: datetime | None = None) -> None:

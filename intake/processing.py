@@ -11,11 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from email.message import Message
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+from intake.automatic import bounce
 from intake.casework import Casework, thread_case
+from intake.dsn import permanent_failures
 from intake.envelope import Headers, read_headers, strip_our_headers
 from intake.screening import ScreeningPolicy, screen
 from parsers.errors import ParseError
@@ -25,19 +29,31 @@ from records.database import Database
 from records.sealing import Sealer
 from records.tables import Case, InboundMessage, MessageState, QuarantineState
 
+if TYPE_CHECKING:
+    from responders.receipts import AutoReplies
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# Written in the transaction that holds a message (a reply queued, a bounce noted).
+AfterHold = Callable[[Session, InboundMessage, datetime], None]
 
 
 class MessageProcessor:
     def __init__(
-        self, db: Database, casework: Casework, policy: ScreeningPolicy, *, clock: Clock
+        self,
+        db: Database,
+        casework: Casework,
+        policy: ScreeningPolicy,
+        *,
+        clock: Clock,
+        replies: AutoReplies | None = None,
     ) -> None:
         self.db = db
         self.casework = casework
         self.policy = policy
         self.clock = clock
+        self.replies = replies  # None: nothing is queued (parsing and intake tests)
 
     @property
     def sealer(self) -> Sealer:
@@ -74,7 +90,9 @@ class MessageProcessor:
         verdict = screen(len(raw), headers, message.message, self.policy, vouched=vouched)
         if not verdict.taken:
             assert verdict.kind is not None
-            return [] if self.hold(inbound_id, verdict.kind, verdict.reason, expected) else None
+            also = self._after_hold(verdict.kind, headers, message.message)
+            held = self.hold(inbound_id, verdict.kind, verdict.reason, expected, also=also)
+            return [] if held else None
         case_id = self._thread(headers)
         reading = self.casework.read(message, answer=case_id is not None, now=self.clock())
         now = self.clock()
@@ -92,25 +110,55 @@ class MessageProcessor:
                 )
                 return []
             ledger.mark_processed(session, row)
+            if self.replies is not None:
+                self.replies.acknowledge(session, row, list(result.opened), now)
             if expected is MessageState.QUARANTINED:
                 state = QuarantineState.RELEASED if vouched else QuarantineState.REPROCESSED
                 ledger.resolve_quarantine(session, row, state, now)
         for ref in result.refs:
             log.info("message made into case", extra={"inbound": inbound_id, "case": ref})
+        if result.opened and self.replies is not None:
+            self.replies.wake()
         return list(result.refs)
+
+    def _after_hold(self, kind: str, headers: Headers, message: Message) -> AfterHold | None:
+        """What else a held message means: a secure-e-mail reply to an allow-listed sender
+        that failed the checks; for a bounce of ours, the address flagged."""
+        replies = self.replies
+        if replies is None:
+            return None
+        if kind == "untrusted_sender":
+            return lambda session, row, now: replies.ask_for_secure_email(session, row, now)
+        if kind == "automatic" and bounce(headers):
+            failures = permanent_failures(message)
+            return lambda session, _row, now: replies.note_bounces(session, failures, now)
+        return None
 
     def _thread(self, headers: Headers) -> int | None:
         with self.db.session() as session:
             case = thread_case(session, headers)
             return case.id if case is not None else None
 
-    def hold(self, inbound_id: int, kind: str, reason: str, expected: MessageState) -> bool:
+    def hold(
+        self,
+        inbound_id: int,
+        kind: str,
+        reason: str,
+        expected: MessageState,
+        *,
+        also: AfterHold | None = None,
+    ) -> bool:
         with self.db.session() as session:
             row = _locked(session, inbound_id)
             if row.state is not expected:
                 return False
-            ledger.quarantine(session, row, kind, reason, self.clock())
+            now = self.clock()
+            ledger.quarantine(session, row, kind, reason, now)
+            if also is not None:
+                also(session, row, now)
         log.info("message quarantined", extra={"inbound": inbound_id, "kind": kind})
+        if also is not None and self.replies is not None:
+            self.replies.wake()
         return True
 
 

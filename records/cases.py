@@ -160,6 +160,7 @@ def save_assessment(
         case_id=case.id,
         complete=assessment.complete,
         missing=[m.name for m in assessment.missing],
+        missing_reasons=[m.reason for m in assessment.missing],
         outcome=str(assessment.proposal.outcome),
         level=assessment.proposal.level,
         reasons=list(assessment.proposal.reasons),

@@ -214,6 +214,9 @@ class Proposal(SQLModel, table=True):
     outcome: str = Field(max_length=20)
     level: int | None = None
     reasons: list[str] = _json()
+    # Each missing item's reason, in the order of ``missing`` (added in 0002: older rows
+    # have none).
+    missing_reasons: list[str] | None = _json(nullable=True)
     created_at: datetime = _utc()
 
 
@@ -238,23 +241,87 @@ class Decision(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     outcome: str = Field(max_length=20)
     level: int | None = None
-    note: str = Field(default="", max_length=2000)
+    note: str = Field(default="", max_length=2000)  # the Co-ordinator's own: never sent
+    # What the reply tells the agency: the reasons of a rejection, of another level, of a
+    # redirect; items asked for besides the missing fields (added in 0002).
+    reasons: list[str] | None = _json(nullable=True)
     decided_by: str = Field(max_length=200)
     decided_at: datetime = _utc()
 
 
+class OutboxState(StrEnum):
+    QUEUED = "queued"  # waiting to be sent (``not_before`` says from when)
+    SENDING = "sending"  # the SMTP DATA exchange was begun: the server may have it
+    SENT = "sent"  # the server accepted it
+    FILED = "filed"  # sent, and a copy is in the mailbox's Sent folder
+    CANCELLED = "cancelled"  # no longer wanted (a chase after the answer came)
+    REFUSED = "refused"  # never to be sent: the recipient is not allow-listed
+    FAILED = "failed"  # the server refused it for good (5xx)
+
+
 class OutboundMessage(SQLModel, table=True):
-    """A message we sent (or will send) on a case. Its Message-ID is how an agency's reply
-    finds the case again (In-Reply-To / References)."""
+    """The outbox: one row per message we send (or will send). ``key`` is the idempotency
+    key (case, reply kind, step): queueing the same reply twice finds the row already there.
+    Its Message-ID is made from the key, so a message sent again after a crash carries the
+    same one, and an agency's answer finds the case by it (In-Reply-To / References)."""
 
     __tablename__ = "outbound_message"
 
     id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="case.id", index=True)
+    key: str = Field(max_length=200, unique=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    decision_id: int | None = Field(default=None, foreign_key="decision.id")
     kind: str = Field(max_length=40)  # acknowledgement, request_info, ...
+    step: int = 0  # which request a chase follows; 0 for a one-off reply
+    recipient: str = Field(default="", max_length=320)
     message_id: str = Field(max_length=998, unique=True)
-    state: str = Field(max_length=20)
+    state: str = Field(max_length=20, index=True)  # an OutboxState
+    not_before: datetime = _utc()  # the per-recipient rate, or a retry, holds it until then
+    attempts: int = 0  # sending attempts that failed for a while (connection, 4xx)
+    data_attempts: int = 0  # SMTP DATA exchanges begun: the only source of a duplicate
+    key_id: str | None = Field(default=None, max_length=16)
+    sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # the composed message
+    error: str = Field(default="", max_length=500)
     created_at: datetime = _utc()
+    sent_at: datetime | None = _utc(nullable=True)
+    filed_at: datetime | None = _utc(nullable=True)
+
+
+class ChaseState(StrEnum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"  # its message is in the outbox
+    CANCELLED = "cancelled"  # answered, decided, closed, or the address bounced
+
+
+class ChaseStep(SQLModel, table=True):
+    """One scheduled chase of an information request (first, second, escalation), due on a
+    working day counted from the request. Durable: a restart or a replayed clock finds it."""
+
+    __tablename__ = "chase_step"
+    __table_args__ = (sa.UniqueConstraint("request_id", "step", name="uq_chase_request_step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    request_id: int = Field(foreign_key="outbound_message.id")
+    step: int  # 1, 2, 3 ...
+    kind: str = Field(max_length=40)  # chase_first, chase_second, escalation
+    due: date
+    state: str = Field(max_length=20, index=True)  # a ChaseState
+    reason: str = Field(default="", max_length=300)
+    outbox_id: int | None = Field(default=None, foreign_key="outbound_message.id")
+
+
+class BouncedAddress(SQLModel, table=True):
+    """An address a delivery status notification said is permanently undeliverable (5.x.x):
+    no chase goes to it, and the Co-ordinator is told."""
+
+    __tablename__ = "bounced_address"
+
+    address: str = Field(primary_key=True, max_length=320)
+    status: str = Field(max_length=20)  # the DSN's status code, e.g. 5.1.1
+    message_id: str | None = Field(default=None, max_length=998)  # ours that bounced
+    bounced_at: datetime = _utc()
 
 
 class Event(SQLModel, table=True):
@@ -280,5 +347,10 @@ class EventKind(StrEnum):
     CASE_OPENED = "case_opened"
     INFORMATION_RECEIVED = "information_received"
     DECIDED = "decided"
-    REPLIED = "replied"
+    QUEUED = "queued"  # a reply went into the outbox
+    REPLIED = "replied"  # ... and the server accepted it
     CHASED = "chased"
+    ESCALATED = "escalated"
+    CHASE_STOPPED = "chase_stopped"
+    BOUNCED = "bounced"
+    REFUSED = "refused"  # a reply that may not go (recipient not allow-listed)

@@ -3,25 +3,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from records import cases as case_records
+from records import outbox
 from records.tables import (
     Case,
+    CaseState,
+    DeadlineRow,
     Decision,
     InboundMessage,
     MailboxLease,
     MessageState,
     OutboundMessage,
+    OutboxState,
     QuarantineEntry,
     QuarantineState,
 )
 
+# (timescale, due, status) -> "missed", "near" or None: triage.slipping, with today's date.
+DeadlineFlagger = Callable[[str, date, str], "str | None"]
 
-def case_summary(session: Session, case: Case) -> dict[str, Any]:
+
+def case_summary(
+    session: Session, case: Case, flag: DeadlineFlagger | None = None
+) -> dict[str, Any]:
     assert case.id is not None
     proposal = case_records.current_proposal(session, case.id)
     decision = session.exec(
@@ -57,20 +68,40 @@ def case_summary(session: Session, case: Case) -> dict[str, Any]:
             if decision
             else None
         ),
-        "deadlines": [
-            {"id": d.timescale, "due": d.due.isoformat(), "status": d.status} for d in deadlines
-        ],
+        "deadlines": [_deadline(d, flag) for d in deadlines],
         "replies": [
             {"kind": r.kind, "message_id": r.message_id, "state": r.state} for r in replies
         ],
+        "alerts": _alerts(session, replies),
     }
 
 
-def case_summaries(session: Session, state: str | None = None) -> list[dict[str, Any]]:
+def _deadline(row: DeadlineRow, flag: DeadlineFlagger | None) -> dict[str, Any]:
+    shown: dict[str, Any] = {"id": row.timescale, "due": row.due.isoformat(), "status": row.status}
+    flagged = flag(row.timescale, row.due, row.status) if flag else None
+    if flagged:
+        shown["flag"] = flagged
+    return shown
+
+
+def _alerts(session: Session, replies: Sequence[OutboundMessage]) -> list[str]:
+    """What the Co-ordinator must see: a reply that bounced, failed or may not be sent."""
+    alerts = []
+    for reply in replies:
+        if reply.state in (OutboxState.FAILED, OutboxState.REFUSED):
+            alerts.append(f"{reply.kind} {reply.state}: {reply.error}")
+        elif outbox.has_bounced(session, reply.recipient) and reply.kind != "escalation":
+            alerts.append(f"{reply.kind}: the address {reply.recipient} bounced")
+    return list(dict.fromkeys(alerts))
+
+
+def case_summaries(
+    session: Session, state: str | None = None, flag: DeadlineFlagger | None = None
+) -> list[dict[str, Any]]:
     query = select(Case).order_by(col(Case.id))
     if state is not None:
         query = query.where(Case.state == state)
-    return [case_summary(session, case) for case in session.exec(query).all()]
+    return [case_summary(session, case, flag) for case in session.exec(query).all()]
 
 
 def quarantine_list(session: Session, *, held_only: bool = True) -> list[dict[str, Any]]:
@@ -99,7 +130,7 @@ def _count(session: Session, table: type[Any], condition: Any) -> int:
     return int(session.exec(select(sa.func.count()).select_from(table).where(condition)).one())
 
 
-def status(session: Session) -> dict[str, Any]:
+def status(session: Session, flag: DeadlineFlagger | None = None) -> dict[str, Any]:
     mailboxes = [
         {
             "mailbox": lease.mailbox,
@@ -107,6 +138,7 @@ def status(session: Session) -> dict[str, Any]:
             "lease_until": lease.expires_at.isoformat(),
         }
         for lease in session.exec(select(MailboxLease).order_by(col(MailboxLease.mailbox))).all()
+        if lease.mailbox != outbox.OUTBOX_LEASE
     ]
     return {
         "waiting": _count(session, InboundMessage, InboundMessage.state == MessageState.CLAIMED),
@@ -115,5 +147,34 @@ def status(session: Session) -> dict[str, Any]:
         ),
         "cases": case_records.count_by_state(session),
         "mailboxes": mailboxes,
-        "outbox_failures": _count(session, OutboundMessage, OutboundMessage.state == "failed"),
+        "outbox_waiting": _count(
+            session, OutboundMessage, col(OutboundMessage.state).in_(outbox.PENDING_STATES)
+        ),
+        "outbox_failures": len(outbox.failures(session)),
+        "bounced_addresses": len(outbox.bounced(session)),
+        "deadlines": _slipping(session, flag),
     }
+
+
+def _slipping(session: Session, flag: DeadlineFlagger | None) -> dict[str, list[str]]:
+    """The cases not closed whose deadlines are missed or near: {"missed": [refs], ...}."""
+    found: dict[str, list[str]] = {"missed": [], "near": []}
+    if flag is None:
+        return found
+    # Decided cases too: after an acceptance the meeting deadline (T4, T5) is what counts.
+    open_states = (CaseState.AWAITING_DECISION, CaseState.AWAITING_INFORMATION, CaseState.DECIDED)
+    for case in session.exec(
+        select(Case).where(col(Case.state).in_(open_states)).order_by(col(Case.id))
+    ).all():
+        assert case.id is not None
+        proposal = case_records.current_proposal(session, case.id)
+        if proposal is None or proposal.id is None:
+            continue
+        flags = {
+            flag(d.timescale, d.due, d.status)
+            for d in case_records.deadlines_of(session, proposal.id)
+        }
+        for name in ("missed", "near"):
+            if name in flags:
+                found[name].append(case.ref)
+    return found

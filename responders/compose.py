@@ -1,6 +1,7 @@
 """Composing an outgoing message (pure): the headers every reply of ours carries.
 
-* our own Message-ID (``intake.envelope.our_message_id``: intake recognises it coming back);
+* our own Message-ID (made by ``intake.envelope.our_message_id`` when the reply was queued:
+  intake recognises it coming back);
 * ``In-Reply-To`` the agency's message and ``References`` its thread plus that message
   (RFC 5322 §3.6.4), so the agency's mail client threads it and its answer finds the case;
 * the case reference in brackets and the protective marking in the subject;
@@ -20,7 +21,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from enum import StrEnum
 
-from intake.envelope import LOOP_HEADER, domain_of, our_message_id
+from intake.envelope import LOOP_HEADER, domain_of
 from intake.trust import in_domain
 
 # References longer than this are cut to the first and the newest (RFC 5322 allows it; some
@@ -94,6 +95,8 @@ def check_recipient(address: str, sender: Sender) -> str:
 
 
 def subject(reply: Reply, sender: Sender) -> str:
+    if not reply.case_ref:  # a reply that belongs to no case (the secure-e-mail reply)
+        return f"{sender.marking}: {reply.title}"
     return f"{sender.marking}: [{reply.case_ref}] {reply.title}"
 
 
@@ -105,16 +108,16 @@ def references(thread: Thread) -> tuple[str, ...]:
 
 
 def compose(
-    reply: Reply, thread: Thread, sender: Sender, *, token: str, now: datetime
+    reply: Reply, thread: Thread, sender: Sender, *, message_id: str, now: datetime
 ) -> EmailMessage:
-    """The message, ready to send. ``token`` makes the Message-ID: the outbox passes its
-    idempotency key, so a message sent twice after a crash carries the same Message-ID."""
+    """The message, ready to send. ``message_id`` is the outbox row's (``our_message_id``),
+    fixed when it was queued, so a message sent twice after a crash carries the same one."""
     message = EmailMessage()
     message["From"] = sender.from_header
     message["To"] = check_recipient(reply.to, sender)
     message["Subject"] = subject(reply, sender)
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = our_message_id(token, sender.message_id_domain)
+    message["Message-ID"] = message_id
     if thread.message_id:
         message["In-Reply-To"] = thread.message_id
     chain = references(thread)

@@ -23,17 +23,49 @@ from responders.compose import ReplyKind
 
 @dataclass(frozen=True, slots=True)
 class ReplyContext:
-    case_ref: str
+    case_ref: str  # "" for a reply that belongs to no case (the secure-e-mail reply)
     marking: str  # "OFFICIAL-SENSITIVE"
-    form_name: str  # "MAPPA referral", "stage 1 notification", ...
-    person: str  # as the form gave it
-    received: date
     signature: str  # "MAPPA Co-ordinator, Lanarkshire"
+    received: date  # when the agency's message reached us
+    form_name: str = "MAPPA form"  # "MAPPA referral", "MAPPA notification", ...
+    person: str = ""  # as the form gave it
+    agency: str = ""  # who sent it, as the form or the message named them (redirect)
     missing: tuple[str, ...] = ()  # each missing item in plain words
+    requested_on: date | None = None  # when the information was asked for (chases)
     needed_by: date | None = None  # T8: when the missing items are needed
-    level: int | None = None
+    level: int | None = None  # the level decided
+    referred_level: int | None = None  # the level the agency proposed
     meeting_by: date | None = None  # T4 (Level 2) or T5 (Level 3)
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()  # of a rejection, of another level, of a redirect
+    chases: tuple[date, ...] = ()  # when reminders went (escalation)
+    recipient: str = ""  # whom the request was sent to (escalation)
+    area: str = ""  # the person's postcode district (redirect)
+
+
+# Every template, by the name ``templates preview`` takes.
+TEMPLATE_NAMES = (
+    "acknowledgement",
+    "acceptance_level2",
+    "acceptance_level3",
+    "acceptance_other_level",
+    "rejection",
+    "request_info",
+    "secure_email",
+    "chase_first",
+    "chase_second",
+    "escalation",
+    "redirect",
+)
+
+
+def template_name(kind: ReplyKind, context: ReplyContext) -> str:
+    """The template for a reply: an acceptance has three (Level 2, urgent Level 3, and
+    another level than the agency referred at)."""
+    if kind is not ReplyKind.ACCEPTANCE:
+        return kind.value
+    if context.referred_level is not None and context.level != context.referred_level:
+        return "acceptance_other_level"
+    return "acceptance_level3" if context.level == 3 else "acceptance_level2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +97,14 @@ class Templates:
         self._env.filters["long_date"] = long_date
 
     def render(self, kind: ReplyKind, context: ReplyContext) -> Rendered:
+        return self.render_named(template_name(kind, context), context)
+
+    def render_named(self, name: str, context: ReplyContext) -> Rendered:
         values = asdict(context)
-        text_template = self._env.get_template(f"{kind.value}.txt")
+        text_template = self._env.get_template(f"{name}.txt")
         title = str(text_template.make_module(values).title).strip()  # type: ignore[attr-defined]
         return Rendered(
             title=" ".join(title.split()),
             text=text_template.render(values),
-            html=self._env.get_template(f"{kind.value}.html").render(values),
+            html=self._env.get_template(f"{name}.html").render(values),
         )

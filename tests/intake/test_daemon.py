@@ -13,13 +13,10 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
 
-from intake.envelope import our_message_id
 from intake.maildir import MaildirMailbox
 from records import ledger
 from records.sealing import Sealer, new_key_text
-from records.tables import Case, OutboundMessage
 from tests.intake.mail import (
     AUTHSERV,
     MESSAGES,
@@ -252,22 +249,13 @@ def test_an_answer_lands_on_its_case_and_changes_completeness(
     [case] = site.cli("cases", "--json").json_lines()
     assert case["missing"] == ["manager.name"]
 
-    # The information request the responders will send (issue 5); made here by hand.
-    request_id = our_message_id("request-1", "southlanarkshire.gov.uk")
-    database = site.database()
-    with database.session() as session:
-        row = session.exec(select(Case).where(Case.ref == case["ref"])).one()
-        assert row.id is not None
-        session.add(
-            OutboundMessage(
-                case_id=row.id,
-                kind="request_info",
-                message_id=request_id,
-                state="sent",
-                created_at=row.created_at,
-            )
-        )
-    database.dispose()
+    # The Co-ordinator asks for what is missing; the request goes out with our Message-ID.
+    decided = site.cli("decide", case["ref"], "--outcome", "request_info")
+    assert decided.code == 0, decided.stderr
+    assert site.run_once().code == 0
+    [asked] = site.cli("cases", "--json").json_lines()
+    assert asked["state"] == "awaiting_information"
+    request_id = next(r["message_id"] for r in asked["replies"] if r["kind"] == "request_info")
 
     answer = simple_message(
         sender="Lorraine Hislop <lorraine.hislop@police.scot>",
@@ -285,6 +273,7 @@ def test_an_answer_lands_on_its_case_and_changes_completeness(
     assert site.run_once().code == 0
     [after] = site.cli("cases", "--json").json_lines()
     assert after["ref"] == case["ref"]
+    assert after["state"] == "awaiting_decision"  # back to the Co-ordinator
     assert after["missing"] == []
     assert after["complete"] is True
     assert after["messages"] == [case["messages"][0], "<answer.1@police.scot>"]

@@ -1,0 +1,219 @@
+"""What a reply may say about its case, read from the records: the ReplyContext.
+
+Only what the agency sent and what the Co-ordinator decided: the person is named as the form
+named them (forenames and surname as written), nothing is looked up elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from records import cases as case_records
+from records import outbox
+from records.tables import (
+    Case,
+    ChaseState,
+    Decision,
+    Form,
+    InboundMessage,
+    OutboundMessage,
+)
+from responders.compose import ReplyKind
+from responders.settings import ReplySettings
+from responders.templates import ReplyContext
+from responders.wording import form_name, missing_items
+from triage.calendar import WorkingCalendar
+from triage.deadlines import t4_due, t5_due, t8_due
+from triage.proposal import outward_code
+from triage.settings import TriageSettings
+
+UNNAMED = "the person named in the form"
+
+
+def person_as_named(values: dict[str, Any]) -> str:
+    parts = [values.get("person.forenames"), values.get("person.surname")]
+    named = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    return named or UNNAMED
+
+
+class ContextBuilder:
+    def __init__(
+        self, settings: ReplySettings, triage: TriageSettings, calendar: WorkingCalendar
+    ) -> None:
+        self.settings = settings
+        self.triage = triage
+        self.calendar = calendar
+
+    def local_date(self, when: datetime) -> date:
+        return when.astimezone(self.settings.zone).date()
+
+    def needed_by(self, requested_on: date) -> date:
+        return t8_due(requested_on, self.calendar, self.triage)
+
+    def for_row(self, session: Session, row: OutboundMessage) -> ReplyContext:
+        base = ReplyContext(
+            case_ref="",
+            marking=self.settings.sender.marking,
+            signature=self.settings.signature,
+            received=self.local_date(row.created_at),
+        )
+        if row.case_id is None:
+            inbound = session.get(InboundMessage, row.inbound_id) if row.inbound_id else None
+            if inbound is not None:
+                base = _replace(base, received=self.local_date(_arrival(inbound)))
+            return base
+        case = session.get(Case, row.case_id)
+        assert case is not None and case.id is not None
+        context = self._of_case(session, case, base)
+        values = case_records.merged_fields(session, case.id)
+        decision = session.get(Decision, row.decision_id) if row.decision_id else None
+        if decision is not None:
+            context = self._with_decision(context, case, decision, values)
+        kind = ReplyKind(row.kind)
+        if kind in (ReplyKind.CHASE_FIRST, ReplyKind.CHASE_SECOND, ReplyKind.ESCALATION):
+            context = self._with_request(session, context, row)
+        return context
+
+    def preview(self, session: Session, case: Case, name: str, now: datetime) -> ReplyContext:
+        """A context for showing template ``name`` on ``case``: its newest decision, else one
+        taken from the proposal (an acceptance preview at the level its name says)."""
+        assert case.id is not None
+        base = ReplyContext(
+            case_ref=case.ref,
+            marking=self.settings.sender.marking,
+            signature=self.settings.signature,
+            received=self.local_date(case.received_at),
+        )
+        context = self._of_case(session, case, base)
+        values = case_records.merged_fields(session, case.id)
+        decision = session.exec(
+            select(Decision).where(Decision.case_id == case.id).order_by(col(Decision.id).desc())
+        ).first()
+        proposal = case_records.current_proposal(session, case.id)
+        if decision is None:
+            decision = Decision(
+                case_id=case.id,
+                outcome=proposal.outcome if proposal else "record",
+                level=proposal.level if proposal else None,
+                reasons=list(proposal.reasons) if proposal and proposal.outcome != "accept" else [],
+                decided_by="",
+                decided_at=now,
+            )
+        wanted = {"acceptance_level2": 2, "acceptance_level3": 3}.get(name)
+        if wanted is not None:
+            decision = Decision(**{**decision.model_dump(), "outcome": "accept", "level": wanted})
+            context = _replace(context, referred_level=None)
+        context = self._with_decision(context, case, decision, values)
+        if name in ("chase_first", "chase_second", "escalation"):
+            requested_on = self.local_date(decision.decided_at)
+            context = _replace(
+                context,
+                requested_on=requested_on,
+                needed_by=self.needed_by(requested_on),
+                recipient=_agency(values, session, case.id),
+            )
+        return context
+
+    def _of_case(self, session: Session, case: Case, base: ReplyContext) -> ReplyContext:
+        assert case.id is not None
+        values = case_records.merged_fields(session, case.id)
+        return _replace(
+            base,
+            case_ref=case.ref,
+            received=self.local_date(case.received_at),
+            form_name=form_name(case.form_type),
+            person=person_as_named(values),
+            agency=_agency(values, session, case.id),
+            referred_level=_level(values.get("level.proposed")),
+            missing=self._missing(session, case.id),
+        )
+
+    def _missing(self, session: Session, case_id: int) -> tuple[str, ...]:
+        proposal = case_records.current_proposal(session, case_id)
+        if proposal is None:
+            return ()
+        return missing_items(proposal.missing, proposal.missing_reasons)
+
+    def _with_decision(
+        self, context: ReplyContext, case: Case, decision: Decision, values: dict[str, Any]
+    ) -> ReplyContext:
+        decided = self.local_date(decision.decided_at)
+        received = self.local_date(case.received_at)
+        reasons = tuple(decision.reasons or ())
+        meeting_by = None
+        if decision.outcome == "accept" and decision.level == 2:
+            meeting_by = t4_due(received, self.calendar, self.triage)
+        elif decision.outcome == "accept" and decision.level == 3:
+            meeting_by = t5_due(received, self.calendar, self.triage)
+        postcode = values.get("person.postcode")
+        return _replace(
+            context,
+            level=decision.level,
+            meeting_by=meeting_by,
+            reasons=reasons,
+            # Items the Co-ordinator asks for besides the missing fields.
+            missing=context.missing + (reasons if decision.outcome == "request_info" else ()),
+            requested_on=decided,
+            needed_by=self.needed_by(decided) if decision.outcome == "request_info" else None,
+            area=(outward_code(postcode) or "") if isinstance(postcode, str) else "",
+        )
+
+    def _with_request(
+        self, session: Session, context: ReplyContext, row: OutboundMessage
+    ) -> ReplyContext:
+        """A chase or an escalation: the request it follows, and the reminders sent so far."""
+        request = session.exec(
+            select(OutboundMessage)
+            .where(OutboundMessage.case_id == row.case_id)
+            .where(OutboundMessage.kind == ReplyKind.REQUEST_INFO.value)
+            .where(OutboundMessage.step == row.step)
+        ).first()
+        if request is None:
+            return context
+        decision = session.get(Decision, request.decision_id) if request.decision_id else None
+        asked = self.local_date(request.sent_at or request.created_at)
+        requested_on = self.local_date(decision.decided_at) if decision else asked
+        reminders = []
+        for step in outbox.chases_of(session, request.id or 0):
+            sent = session.get(OutboundMessage, step.outbox_id) if step.outbox_id else None
+            reminded = sent is not None and sent.kind != ReplyKind.ESCALATION.value
+            if step.state == ChaseState.QUEUED and reminded and sent and sent.sent_at:
+                reminders.append(self.local_date(sent.sent_at))
+        extra = tuple(decision.reasons or ()) if decision else ()
+        return _replace(
+            context,
+            missing=context.missing + extra,
+            requested_on=requested_on,
+            needed_by=self.needed_by(requested_on),
+            recipient=request.recipient,
+            chases=tuple(reminders),
+        )
+
+
+def _replace(context: ReplyContext, **changes: Any) -> ReplyContext:
+    return replace(context, **changes)
+
+
+def _arrival(message: InboundMessage) -> datetime:
+    return message.delivered_at or message.sent_at or message.received_at
+
+
+def _level(value: Any) -> int | None:
+    return value if isinstance(value, int) and value in (1, 2, 3) else None
+
+
+def _agency(values: dict[str, Any], session: Session, case_id: int) -> str:
+    named = values.get("form.agency_name") or values.get("referrer.agency")
+    if isinstance(named, str) and named.strip():
+        return named.strip()
+    first = session.exec(
+        select(InboundMessage.from_address)
+        .join(Form, col(Form.inbound_id) == InboundMessage.id)
+        .where(Form.case_id == case_id)
+        .order_by(col(InboundMessage.id))
+    ).first()
+    return first or "the referring agency"

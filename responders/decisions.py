@@ -1,0 +1,197 @@
+"""The Co-ordinator's decision on a case, and the reply it queues (domain.md §7).
+
+``decide`` records the decision (apart from the proposal it may overrule), moves the case on,
+stops the chases of any earlier request, and queues the one reply the outcome calls for:
+
+    record        nothing more (the acknowledgement went at receipt)
+    accept        the acceptance (Level 2 with the T4 date, Level 3 urgent with T5, or another
+                  level than referred, saying why)
+    reject        the rejection, with the reasons
+    request_info  the request listing what is missing, and its chases
+    redirect      the form to the other area's Co-ordinator
+
+What the agency is told comes from the proposal and from ``reasons`` the Co-ordinator gives;
+the Co-ordinator's ``note`` is never sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from records import cases as case_records
+from records import outbox
+from records.events import record_event
+from records.tables import Case, CaseState, Decision, EventKind, Form, InboundMessage
+from responders.chasing import plan, schedule
+from responders.compose import RecipientRefused, ReplyKind, check_recipient
+from responders.settings import ReplySettings
+from triage.calendar import WorkingCalendar
+from triage.settings import TriageSettings
+
+OUTCOMES = ("record", "accept", "reject", "request_info", "redirect")
+_REPLY = {
+    "accept": ReplyKind.ACCEPTANCE,
+    "reject": ReplyKind.REJECTION,
+    "request_info": ReplyKind.REQUEST_INFO,
+    "redirect": ReplyKind.REDIRECT,
+}
+
+
+class DecisionRefused(Exception):
+    """The decision cannot be recorded as given; the message says what to add or change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    decision: Decision
+    reply: ReplyKind | None
+    recipient: str | None
+    not_sent: str = ""  # why no reply was queued when one was due
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPolicy:
+    replies: ReplySettings
+    triage: TriageSettings
+    calendar: WorkingCalendar
+
+
+def decide(
+    session: Session,
+    case: Case,
+    *,
+    outcome: str,
+    level: int | None,
+    reasons: tuple[str, ...],
+    note: str,
+    by: str,
+    now: datetime,
+    policy: DecisionPolicy,
+    redirect_to: str | None = None,
+) -> Decided:
+    assert case.id is not None
+    if outcome not in OUTCOMES:
+        raise DecisionRefused(f"outcome must be one of {', '.join(OUTCOMES)}")
+    if case.state is CaseState.CLOSED:
+        raise DecisionRefused(f"{case.ref} is closed")
+    proposal = case_records.current_proposal(session, case.id)
+    values = case_records.merged_fields(session, case.id)
+    referred = values.get("level.proposed")
+    level, reasons = _checked(outcome, level, reasons, proposal, referred)
+    _refuse_repeat(session, case.id, outcome, level)
+    recipient = redirect_to if outcome == "redirect" else _agency_address(session, case.id)
+    if outcome == "redirect" and not redirect_to:
+        raise DecisionRefused("a redirect needs --to: the other area's Co-ordinator's address")
+    decision = Decision(
+        case_id=case.id,
+        outcome=outcome,
+        level=level,
+        note=note[:2000],
+        reasons=list(reasons),
+        decided_by=by[:200],
+        decided_at=now,
+    )
+    session.add(decision)
+    session.flush()
+    stopped_by = "a new decision was made"
+    outbox.cancel_chases(session, case.id, stopped_by, now)
+    case.state = CaseState.AWAITING_INFORMATION if outcome == "request_info" else CaseState.DECIDED
+    case.updated_at = now
+    session.add(case)
+    record_event(session, EventKind.DECIDED, now, case_id=case.id, outcome=outcome, level=level)
+    kind = _REPLY.get(outcome)
+    if kind is None:
+        return Decided(decision, None, None)
+    try:
+        address = check_recipient(recipient or "", policy.replies.sender)
+    except RecipientRefused as err:
+        return Decided(decision, kind, recipient, not_sent=str(err))
+    step = _round(session, case.id, outcome)
+    row = outbox.queue(
+        session,
+        key=outbox.outbox_key(case.ref, kind, step),
+        kind=kind,
+        recipient=address,
+        now=now,
+        message_id_domain=policy.replies.sender.message_id_domain,
+        case_id=case.id,
+        inbound_id=_first_inbound(session, case.id),
+        decision_id=decision.id,
+        step=step,
+    )
+    if kind is ReplyKind.REQUEST_INFO:
+        requested_on = now.astimezone(policy.replies.zone).date()
+        schedule(
+            session, row, plan(requested_on, policy.calendar, policy.triage, policy.replies.chase)
+        )
+    return Decided(decision, kind, address)
+
+
+def _checked(
+    outcome: str,
+    level: int | None,
+    reasons: tuple[str, ...],
+    proposal: object,
+    referred: object,
+) -> tuple[int | None, tuple[str, ...]]:
+    proposed_outcome = getattr(proposal, "outcome", None)
+    proposed_level = getattr(proposal, "level", None)
+    proposed_reasons = tuple(getattr(proposal, "reasons", None) or ())
+    missing = tuple(getattr(proposal, "missing", None) or ())
+    if level is not None and level not in (1, 2, 3):
+        raise DecisionRefused("--level must be 1, 2 or 3")
+    if outcome == "accept":
+        level = level if level is not None else proposed_level
+        if level is None:
+            raise DecisionRefused("an acceptance needs --level")
+        if isinstance(referred, int) and level != referred and not reasons:
+            agrees = proposed_outcome == "accept" and proposed_level == level
+            if not agrees:
+                raise DecisionRefused(
+                    f"accepting at Level {level} when referred at Level {referred}:"
+                    " say why with --reason"
+                )
+            reasons = proposed_reasons
+    if outcome == "reject":
+        if proposed_outcome == "reject":
+            reasons = proposed_reasons + reasons
+        if not reasons:
+            raise DecisionRefused("a rejection needs its reasons: give --reason")
+    if outcome == "request_info" and not (missing or reasons):
+        raise DecisionRefused("nothing is missing: say what to ask for with --reason")
+    return level, reasons
+
+
+def _refuse_repeat(session: Session, case_id: int, outcome: str, level: int | None) -> None:
+    last = session.exec(
+        select(Decision).where(Decision.case_id == case_id).order_by(col(Decision.id).desc())
+    ).first()
+    if last is not None and last.outcome == outcome and last.level == level:
+        raise DecisionRefused(
+            f"already decided: {outcome}" + (f" at Level {level}" if level else "")
+        )
+
+
+def _round(session: Session, case_id: int, outcome: str) -> int:
+    """Which decision of this outcome on the case this is (1, 2 ...): the outbox key's step,
+    so a second request for information after a partial answer is a new message."""
+    return len(
+        session.exec(
+            select(Decision.id).where(Decision.case_id == case_id, Decision.outcome == outcome)
+        ).all()
+    )
+
+
+def _first_inbound(session: Session, case_id: int) -> int | None:
+    return session.exec(
+        select(Form.inbound_id).where(Form.case_id == case_id).order_by(col(Form.id))
+    ).first()
+
+
+def _agency_address(session: Session, case_id: int) -> str | None:
+    inbound_id = _first_inbound(session, case_id)
+    message = session.get(InboundMessage, inbound_id) if inbound_id else None
+    return message.from_address if message else None

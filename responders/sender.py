@@ -1,0 +1,263 @@
+"""The outbox sender: takes due rows with a lease, composes, sends, files a copy.
+
+Per row, in this order (each step its own transaction, so a stop anywhere is safe):
+
+1. still wanted? (a chase whose case was answered, decided or closed, or whose address
+   bounced, is cancelled); recipient allow-listed? (else refused, never sent); within the
+   per-recipient hourly rate? (else it waits, ``not_before``);
+2. composed once, and the bytes kept sealed on the row: a resend sends the same bytes;
+3. MAIL FROM, RCPT TO, then ``begin_data`` notes the DATA exchange, then DATA;
+4. ``sent``; then a copy goes to the mailbox's Sent folder (found there already after a stop:
+   not appended twice) and the row is ``filed``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import policy
+
+import jinja2
+from sqlmodel import Session
+
+from intake.errors import MailboxError
+from intake.mailbox import Mailbox
+from intake.worker import holder_is_dead, process_holder
+from records import leases, outbox
+from records.database import Database
+from records.sealing import Sealer
+from records.tables import Case, CaseState, OutboundMessage, OutboxState
+from responders.compose import RecipientRefused, ReplyKind, check_recipient, next_send_time
+from responders.replies import ReplyComposer
+from responders.settings import ReplySettings
+from responders.transport import SendDeferred, SendRefused, Transport
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL = timedelta(minutes=5)
+# Rows looked at in one go; a pass goes on until none is due.
+BATCH = 50
+# After a passing failure: 1, 2, 4 ... minutes, at most an hour.
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_LAST = timedelta(hours=1)
+CHASE_KINDS = (ReplyKind.CHASE_FIRST, ReplyKind.CHASE_SECOND)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(slots=True)
+class SendReport:
+    busy: bool = False
+    sent: int = 0
+    filed: int = 0
+    waiting: int = 0  # held back by the rate, or to be retried
+    ended: int = 0  # cancelled, refused or failed for good
+    unavailable: str = ""  # why sending stopped early (the server is away)
+
+
+def retry_after(attempts: int) -> timedelta:
+    delay: timedelta = RETRY_FIRST * (2 ** min(attempts, 10))
+    return min(delay, RETRY_LAST)
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        db: Database,
+        composer: ReplyComposer,
+        transport: Transport,
+        settings: ReplySettings,
+        sealer: Sealer,
+        *,
+        clock: Clock,
+        sent_copies: Mailbox | None = None,
+        sent_folder: str = "",
+        stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.db = db
+        self.composer = composer
+        self.transport = transport
+        self.settings = settings
+        self.sealer = sealer
+        self.clock = clock
+        self.sent_copies = sent_copies if sent_folder else None
+        self.sent_folder = sent_folder
+        self.stop = stop
+        self.holder = process_holder()
+
+    def _lease(self) -> bool:
+        with self.db.session() as session:
+            return leases.acquire(
+                session,
+                outbox.OUTBOX_LEASE,
+                self.holder,
+                datetime.now(UTC),
+                LEASE_TTL,
+                holder_is_dead,
+            )
+
+    def release_lease(self) -> None:
+        with self.db.session() as session:
+            leases.release(session, outbox.OUTBOX_LEASE, self.holder, datetime.now(UTC))
+
+    def run_pass(self) -> SendReport:
+        report = SendReport()
+        if not self._lease():
+            report.busy = True
+            return report
+        try:
+            self._send_due(report)
+            self._file_copies(report)
+        finally:
+            self.transport.close()
+        return report
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _send_due(self, report: SendReport) -> None:
+        seen: set[int] = set()
+        while not self.stop():
+            with self.db.session() as session:
+                rows = [r.id for r in outbox.due(session, self.clock(), BATCH) if r.id not in seen]
+            if not rows:
+                return
+            for row_id in rows:
+                assert row_id is not None
+                seen.add(row_id)
+                if self.stop() or not self._lease():
+                    return
+                try:
+                    self._send_one(row_id, report)
+                except SendDeferred as err:
+                    report.unavailable = str(err)
+                    log.warning("sending stopped: %s", err)
+                    return
+
+    def _send_one(self, row_id: int, report: SendReport) -> None:
+        now = self.clock()
+        with self.db.session() as session:
+            row = outbox.locked(session, row_id)
+            if row.state not in outbox.PENDING_STATES:
+                return
+            if not self._may_send(session, row, now, report):
+                return
+            raw = self._composed(session, row, now, report)
+            if raw is None:
+                return
+            key, recipient = row.key, row.recipient
+        try:
+            sent = self.transport.send(
+                key,
+                self.settings.envelope_from,
+                recipient,
+                raw,
+                before_data=lambda: self._begin_data(row_id),
+            )
+        except SendRefused as err:
+            with self.db.session() as session:
+                outbox.finish(session, row_id, OutboxState.FAILED, str(err), self.clock())
+            report.ended += 1
+            log.error("reply refused by the server", extra={"outbox": row_id, "why": str(err)})
+            return
+        except SendDeferred as err:
+            with self.db.session() as session:
+                attempts = outbox.locked(session, row_id).attempts
+                until = self.clock() + retry_after(attempts)
+                outbox.defer(session, row_id, until, str(err), failed=True)
+            report.waiting += 1
+            raise
+        if sent:
+            with self.db.session() as session:
+                outbox.mark_sent(session, row_id, self.clock())
+            report.sent += 1
+            log.info("reply sent", extra={"outbox": row_id, "kind": row.kind})
+
+    def _begin_data(self, row_id: int) -> bool:
+        with self.db.session() as session:
+            return outbox.begin_data(session, row_id)
+
+    def _may_send(
+        self, session: Session, row: OutboundMessage, now: datetime, report: SendReport
+    ) -> bool:
+        assert row.id is not None
+        unwanted = self._unwanted(session, row)
+        if unwanted:
+            outbox.finish(session, row.id, OutboxState.CANCELLED, unwanted, now)
+            report.ended += 1
+            return False
+        try:
+            check_recipient(row.recipient, self.settings.sender)
+        except RecipientRefused as err:
+            outbox.finish(session, row.id, OutboxState.REFUSED, str(err), now)
+            report.ended += 1
+            log.error("reply refused: recipient not allow-listed", extra={"outbox": row.id})
+            return False
+        if row.state == OutboxState.SENDING:
+            return True  # it was under way when we stopped: it counted in the rate then
+        sent = outbox.sent_times(session, row.recipient, now - timedelta(hours=1))
+        when = next_send_time(sent, now, self.settings.per_recipient_per_hour)
+        if when > now:
+            outbox.defer(session, row.id, when, "per-recipient hourly rate reached", failed=False)
+            report.waiting += 1
+            return False
+        return True
+
+    def _unwanted(self, session: Session, row: OutboundMessage) -> str | None:
+        """Why a chase should no longer go (domain.md §7: chased until answered)."""
+        if ReplyKind(row.kind) not in CHASE_KINDS or row.case_id is None:
+            return None
+        case = session.get(Case, row.case_id)
+        if case is None or case.state is not CaseState.AWAITING_INFORMATION:
+            return "the case is no longer awaiting information"
+        if outbox.has_bounced(session, row.recipient):
+            return "the address bounced"
+        return None
+
+    def _composed(
+        self, session: Session, row: OutboundMessage, now: datetime, report: SendReport
+    ) -> bytes | None:
+        assert row.id is not None
+        if row.sealed is None:
+            try:
+                message = self.composer.compose(session, row, now)
+            except RecipientRefused as err:
+                outbox.finish(session, row.id, OutboxState.REFUSED, str(err), now)
+                report.ended += 1
+                return None
+            except jinja2.TemplateError as err:
+                # An operator's template that does not render: nothing is sent, and the
+                # failure shows in ``status`` until the template is fixed.
+                reason = f"template {row.kind}: {type(err).__name__}: {err}"
+                outbox.finish(session, row.id, OutboxState.FAILED, reason, now)
+                report.ended += 1
+                log.error("reply not composed: template error", extra={"outbox": row.id})
+                return None
+            raw = message.as_bytes(policy=policy.SMTP)
+            outbox.store_composed(session, row.id, raw, self.sealer)
+            return raw
+        return outbox.composed_bytes(row, self.sealer)
+
+    # -- the Sent folder -------------------------------------------------------------------
+
+    def _file_copies(self, report: SendReport) -> None:
+        if self.sent_copies is None:
+            return
+        with self.db.session() as session:
+            waiting = [
+                (r.id, r.message_id, outbox.composed_bytes(r, self.sealer))
+                for r in outbox.awaiting_filing(session, BATCH)
+            ]
+        for row_id, message_id, raw in waiting:
+            if self.stop():
+                return
+            assert row_id is not None
+            try:
+                self.sent_copies.keep_copy(self.sent_folder, raw, message_id)
+            except MailboxError as err:
+                log.warning("copy not filed in the Sent folder: %s", err)
+                return  # the next pass tries again: the reply itself went
+            with self.db.session() as session:
+                outbox.mark_filed(session, row_id, self.clock())
+            report.filed += 1
