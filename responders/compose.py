@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from enum import StrEnum
@@ -24,6 +25,10 @@ from enum import StrEnum
 from intake.envelope import LOOP_HEADER, domain_of
 from intake.trust import in_domain
 
+# How our messages are written: CRLF line ends (SMTP), and headers folded only past RFC 5322's
+# hard limit of 998 characters: at 78 the email package folds a subject that begins
+# "OFFICIAL-SENSITIVE: [" straight after "Subject:", which some clients show as a blank subject.
+WIRE = policy.SMTP.clone(max_line_length=998)
 # References longer than this are cut to the first and the newest (RFC 5322 allows it; some
 # servers refuse very long header lines).
 MAX_REFERENCES = 20
@@ -112,7 +117,7 @@ def compose(
 ) -> EmailMessage:
     """The message, ready to send. ``message_id`` is the outbox row's (``our_message_id``),
     fixed when it was queued, so a message sent twice after a crash carries the same one."""
-    message = EmailMessage()
+    message = EmailMessage(policy=WIRE)
     message["From"] = sender.from_header
     message["To"] = check_recipient(reply.to, sender)
     message["Subject"] = subject(reply, sender)
@@ -128,8 +133,9 @@ def compose(
         message["Auto-Submitted"] = auto
     message["X-Auto-Response-Suppress"] = "All"
     message[LOOP_HEADER] = reply.kind.value
-    message.set_content(reply.text)
-    message.add_alternative(reply.html, subtype="html")
+    # Quoted-printable: 7-bit safe whatever the names hold, so no server needs 8BITMIME.
+    message.set_content(reply.text, cte="quoted-printable")
+    message.add_alternative(reply.html, subtype="html", cte="quoted-printable")
     return message
 
 

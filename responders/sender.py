@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import policy
 
 import jinja2
 from sqlmodel import Session
@@ -29,7 +28,13 @@ from records import leases, outbox
 from records.database import Database
 from records.sealing import Sealer
 from records.tables import Case, CaseState, OutboundMessage, OutboxState
-from responders.compose import RecipientRefused, ReplyKind, check_recipient, next_send_time
+from responders.compose import (
+    WIRE,
+    RecipientRefused,
+    ReplyKind,
+    check_recipient,
+    next_send_time,
+)
 from responders.replies import ReplyComposer
 from responders.settings import ReplySettings
 from responders.transport import SendDeferred, SendRefused, Transport
@@ -234,7 +239,7 @@ class OutboxSender:
                 report.ended += 1
                 log.error("reply not composed: template error", extra={"outbox": row.id})
                 return None
-            raw = message.as_bytes(policy=policy.SMTP)
+            raw = message.as_bytes(policy=WIRE)
             outbox.store_composed(session, row.id, raw, self.sealer)
             return raw
         return outbox.composed_bytes(row, self.sealer)

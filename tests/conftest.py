@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import Dovecot, Postgres, dovecot_server, postgres_server
+from tests.servers import (
+    Dovecot,
+    Postgres,
+    SmtpSink,
+    dovecot_server,
+    postgres_server,
+    smtp_sink,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -62,6 +69,12 @@ def postgres() -> Iterator[Postgres]:
 def dovecot() -> Iterator[Dovecot]:
     with dovecot_server() as server:
         yield server
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    with smtp_sink() as sink:
+        yield sink
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,10 +1,14 @@
 """Real servers on loopback for the tests: PostgreSQL and Dovecot, started from the Debian
-packages that ``make test`` installs. Each pytest worker starts its own, in a private folder,
-on free ports, and stops it at the end. Nothing here is a mock.
+packages that ``make test`` installs, and an SMTP server (aiosmtpd). Each pytest worker starts
+its own, in a private folder, on free ports, and stops it at the end. Nothing here is a mock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import email
+import email.message
+import email.policy
 import http.server
 import json
 import os
@@ -19,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -338,3 +343,67 @@ def dovecot_server() -> Iterator[Dovecot]:
         server.stop()
         introspection.shutdown()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- SMTP: a real aiosmtpd server on loopback ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        parsed = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(parsed, email.message.EmailMessage)
+        return parsed
+
+
+class SmtpSink:
+    """aiosmtpd on a free loopback port, keeping every message it accepts, in order.
+    ``data_delay`` holds each DATA exchange open that long before it answers 250, so a kill
+    can land inside it (the SIGKILL test)."""
+
+    def __init__(self, data_delay: float = 0.0) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.port = free_port()
+        self.data_delay = data_delay
+        self._lock = threading.Lock()
+        self._received: list[Received] = []
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        with self._lock:
+            self._received.append(
+                Received(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.content))
+            )
+        return "250 OK"
+
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._received.clear()
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
+@contextmanager
+def smtp_sink(data_delay: float = 0.0) -> Iterator[SmtpSink]:
+    sink = SmtpSink(data_delay)
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()

@@ -1,5 +1,6 @@
 """An installation for the daemon tests: a configuration file, a storage key, a database (SQLite
-or PostgreSQL) and a mailbox (a Maildir, or the real Dovecot), with the real command line."""
+or PostgreSQL), a mailbox (a Maildir, or the real Dovecot) and where replies go (a Maildir, or
+a real SMTP server), with the real command line."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from intake import maildir
 from records.database import Database
 from records.sealing import new_key_text
 from tests.conftest import ROOT, Run
-from tests.servers import DOVECOT_PASSWORD, DOVECOT_TOKEN, DOVECOT_USER, Dovecot
+from tests.servers import DOVECOT_PASSWORD, DOVECOT_TOKEN, DOVECOT_USER, Dovecot, SmtpSink
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Site:
     folder: Path
     database_url: str
     dovecot: Dovecot | None = None
+    smtp: SmtpSink | None = None  # replies go to it; else to a Maildir (var/mail/outgoing)
     settings: dict[str, dict[str, object]] = field(default_factory=dict)
     key: str = field(default_factory=new_key_text)
 
@@ -51,6 +53,9 @@ class Site:
                 "username": DOVECOT_USER,
                 "wait_seconds": 5.0,
             }
+        if self.smtp is not None:
+            sections["outgoing"] = {"kind": "smtp"}
+            sections["smtp"] = {"host": "127.0.0.1", "port": self.smtp.port, "security": "none"}
         for name, values in self.settings.items():
             sections.setdefault(name, {}).update(values)
         lines: list[str] = []
