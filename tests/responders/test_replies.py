@@ -260,3 +260,39 @@ def test_the_secure_email_reply_goes_only_inside_the_allow_list(site: Site, smtp
     assert len(site.cli("quarantine", "list", "--json").json_lines()) == 2
     assert site.run_once().code == 0
     assert len(smtp.received()) == 1
+
+
+def _auto_reply(message: EmailMessage, *, polite: bool) -> bytes:
+    """An out-of-office answer to one of our messages: ``polite`` marks itself as automatic
+    (RFC 3834), the other looks like a person's reply (no marks at all)."""
+    extra = {"In-Reply-To": message["Message-ID"], "References": message["Message-ID"]}
+    if polite:
+        extra["Auto-Submitted"] = "auto-replied"
+    return simple_message(
+        sender=f"Officer <{email.utils.parseaddr(message['To'])[1]}>",
+        subject=("Automatic reply: " if polite else "RE: ") + str(message["Subject"]),
+        message_id=f"<auto.{abs(hash(message['Message-ID']))}@police.scot>",
+        extra=extra,
+        body="I am out of the office until Monday.\n",
+    )
+
+
+@pytest.mark.parametrize("polite", [True, False], ids=["auto-submitted", "unmarked"])
+def test_a_mail_loop_stops_after_one_reply(site: Site, smtp: SmtpSink, polite: bool) -> None:
+    site.deliver((FIXTURES / "messages" / "referral-l2-docx-with-documents.eml").read_bytes())
+    answered: set[str] = set()
+    for _ in range(4):
+        assert site.run_once().code == 0
+        for item in smtp.received():
+            message = item.message
+            if message["Message-ID"] not in answered:
+                answered.add(message["Message-ID"])
+                site.deliver(_auto_reply(message, polite=polite))
+    assert len(smtp.received()) == 1  # the acknowledgement, and nothing to the auto-replies
+    assert smtp.received()[0].message["X-MAPPA-Intake-Loop"] == "acknowledgement"
+    [case] = site.cli("cases", "--json").json_lines()
+    held = site.cli("quarantine", "list", "--json").json_lines()
+    if polite:
+        assert len(held) == 1 and held[0]["kind"] == "automatic"
+    else:  # it threads onto the case as an answer: recorded, never answered
+        assert len(case["messages"]) == 2 and not held
