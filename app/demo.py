@@ -2,9 +2,10 @@
 
 SQLite under ./var/, a local Maildir inbox under ./var/mail/inbox seeded with the sample
 messages of ``fixtures/messages`` (each dated as its Date header says), a storage key made for
-the run. The daemon takes them, the cases it made are printed, and it goes on watching the
-inbox until Ctrl-C (``--once``: exits after the first pass). The web console joins it in a
-later issue.
+the run. The daemon takes them and acknowledges each case (the replies are written to the
+Maildir ./var/mail/outgoing), the cases it made are printed, and it goes on watching the inbox
+until Ctrl-C (``--once``: exits after the first pass); ``mappa-intake decide`` in another
+terminal queues a decision's reply. The web console joins it in a later issue.
 
 ./var/ is reset at each start, but only if the demo made it: a ./var/ holding anything else
 (a real installation's database) is left alone and the demo refuses to start.
@@ -65,9 +66,13 @@ def run_demo(args: argparse.Namespace) -> int:
 
     code = run_daemon(argparse.Namespace(config=None, once=True, now=None))
     _show()
+    outgoing = settings.path("outgoing.path") / "new"
+    print(f"\nReplies sent: {len(list(outgoing.glob('*')))} (in {outgoing}/)")
     if code != 0 or args.once:
         return code
     print(f"\nWatching {settings['mailbox.path']}/new for more mail; Ctrl-C to stop.")
+    print("Decide a case from another terminal, in this folder:")
+    print("  mappa-intake decide MAPPA-2026-0001 --outcome accept --level 2")
     code = run_daemon(argparse.Namespace(config=None, once=False, now=None))
     _show()
     return code
