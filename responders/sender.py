@@ -249,20 +249,23 @@ class OutboxSender:
     def _file_copies(self, report: SendReport) -> None:
         if self.sent_copies is None:
             return
-        with self.db.session() as session:
-            waiting = [
-                (r.id, r.message_id, outbox.composed_bytes(r, self.sealer))
-                for r in outbox.awaiting_filing(session, BATCH)
-            ]
-        for row_id, message_id, raw in waiting:
-            if self.stop():
-                return
-            assert row_id is not None
-            try:
-                self.sent_copies.keep_copy(self.sent_folder, raw, message_id)
-            except MailboxError as err:
-                log.warning("copy not filed in the Sent folder: %s", err)
-                return  # the next pass tries again: the reply itself went
+        while not self.stop():
             with self.db.session() as session:
-                outbox.mark_filed(session, row_id, self.clock())
-            report.filed += 1
+                waiting = [
+                    (r.id, r.message_id, outbox.composed_bytes(r, self.sealer))
+                    for r in outbox.awaiting_filing(session, BATCH)
+                ]
+            if not waiting:
+                return
+            for row_id, message_id, raw in waiting:
+                if self.stop():
+                    return
+                assert row_id is not None
+                try:
+                    self.sent_copies.keep_copy(self.sent_folder, raw, message_id)
+                except MailboxError as err:
+                    log.warning("copy not filed in the Sent folder: %s", err)
+                    return  # the next pass tries again: the reply itself went
+                with self.db.session() as session:
+                    outbox.mark_filed(session, row_id, self.clock())
+                report.filed += 1
