@@ -14,14 +14,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE = 0, 1, 2
+from app.exits import EXIT_OK, EXIT_USAGE
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         print(f"{self.prog}: {message}", file=sys.stderr)
-        sys.exit(EXIT_UNREADABLE)
+        sys.exit(EXIT_USAGE)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stdout.write(example())
         return EXIT_OK
-    return EXIT_UNREADABLE
+    return EXIT_USAGE
 
 
 def entry() -> None:

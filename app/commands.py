@@ -6,19 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from app.exits import EXIT_OK, EXIT_PROBLEM, fail
 from app.settings import ConfigError, Settings, load
-
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> int:
-    print(f"mappa-intake: {message}", file=sys.stderr)
-    return code
 
 
 def run_state_command(args: argparse.Namespace) -> int:
@@ -31,9 +24,9 @@ def run_state_command(args: argparse.Namespace) -> int:
             return _quarantine_action(args, settings)
         db = open_database(settings)
     except ConfigError as err:
-        return _fail(str(err))
+        return fail(str(err))
     except RecordsError as err:
-        return _fail(str(err), EXIT_PROBLEM)
+        return fail(str(err), EXIT_PROBLEM)
     try:
         with db.session() as session:
             from records import views
@@ -120,7 +113,7 @@ def _quarantine_action(args: argparse.Namespace, settings: Settings) -> int:
         with runtime.db.session() as session:
             entry, message = ledger.entry(session, args.id)
             if entry.state is not QuarantineState.HELD:
-                return _fail(f"quarantine entry {args.id} is {entry.state}, not held", EXIT_PROBLEM)
+                return fail(f"quarantine entry {args.id} is {entry.state}, not held", EXIT_PROBLEM)
             assert message.id is not None
             raw = ledger.raw_bytes(session, message.id, runtime.processor.sealer)
         vouched = args.quarantine_command == "release"
@@ -131,11 +124,11 @@ def _quarantine_action(args: argparse.Namespace, settings: Settings) -> int:
             with runtime.db.session() as session:
                 entry, _message = ledger.entry(session, args.id)
     except NotFound as err:
-        return _fail(str(err), EXIT_PROBLEM)
+        return fail(str(err), EXIT_PROBLEM)
     finally:
         runtime.db.dispose()
     if refs is None:
-        return _fail(f"quarantine entry {args.id} was dealt with by another process", EXIT_PROBLEM)
+        return fail(f"quarantine entry {args.id} was dealt with by another process", EXIT_PROBLEM)
     if not refs:
         print(f"quarantine entry {args.id}: still held: {entry.reason}")
         return EXIT_PROBLEM

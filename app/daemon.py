@@ -20,6 +20,7 @@ import threading
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from app.exits import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from app.settings import ConfigError, load
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mappa.daemon")
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 # Pauses after a mailbox failure: doubling from the first to the last.
 RETRY_FIRST_SECONDS = 5.0
 RETRY_LAST_SECONDS = 300.0

@@ -10,17 +10,11 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from app.exits import EXIT_OK, EXIT_PROBLEM, fail
 from app.settings import ConfigError, Settings, load
 
 if TYPE_CHECKING:
     from records.database import Database
-
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> int:
-    print(f"mappa-intake: {message}", file=sys.stderr)
-    return code
 
 
 def run_decision_command(args: argparse.Namespace) -> int:
@@ -31,19 +25,19 @@ def run_decision_command(args: argparse.Namespace) -> int:
         settings = load(args.config)
         now = local_datetime(args.now) if getattr(args, "now", None) else datetime.now(LOCAL_ZONE)
     except ConfigError as err:
-        return _fail(str(err))
+        return fail(str(err))
     except ValueError:
-        return _fail(f"--now: {args.now!r} is not a date or date-time")
+        return fail(f"--now: {args.now!r} is not a date or date-time")
     try:
         db = open_database(settings)
     except ConfigError as err:
-        return _fail(str(err))
+        return fail(str(err))
     try:
         if args.command == "decide":
             return _decide(args, settings, db, now)
         return _preview(args, settings, db, now)
     except ConfigError as err:
-        return _fail(str(err))
+        return fail(str(err))
     finally:
         db.dispose()
 
@@ -58,7 +52,7 @@ def _decide(args: argparse.Namespace, settings: Settings, db: Database, now: dat
         with db.session() as session:
             case = case_records.find_by_ref(session, args.ref)
             if case is None:
-                return _fail(f"no case {args.ref}", EXIT_PROBLEM)
+                return fail(f"no case {args.ref}", EXIT_PROBLEM)
             decided = decide(
                 session,
                 case,
@@ -73,7 +67,7 @@ def _decide(args: argparse.Namespace, settings: Settings, db: Database, now: dat
             )
             ref = case.ref
     except DecisionRefused as err:
-        return _fail(f"{args.ref.upper()}: {err}", EXIT_PROBLEM)
+        return fail(f"{args.ref.upper()}: {err}", EXIT_PROBLEM)
     level = f" at Level {decided.decision.level}" if decided.decision.level else ""
     print(f"{ref}: decided {decided.decision.outcome}{level}")
     if decided.not_sent:
@@ -98,20 +92,20 @@ def _preview(args: argparse.Namespace, settings: Settings, db: Database, now: da
     from responders.templates import TEMPLATE_NAMES, Templates
 
     if args.name not in TEMPLATE_NAMES:
-        return _fail(f"no template {args.name!r}: one of {', '.join(TEMPLATE_NAMES)}")
+        return fail(f"no template {args.name!r}: one of {', '.join(TEMPLATE_NAMES)}")
     policy = decision_policy(settings)
     contexts = ContextBuilder(policy.replies, policy.triage, policy.calendar)
     with db.session() as session:
         case = case_records.find_by_ref(session, args.case)
         if case is None:
-            return _fail(f"no case {args.case}", EXIT_PROBLEM)
+            return fail(f"no case {args.case}", EXIT_PROBLEM)
         context = contexts.preview(session, case, args.name, now)
     import jinja2
 
     try:
         rendered = Templates(policy.replies.templates).render_named(args.name, context)
     except jinja2.TemplateError as err:
-        return _fail(f"template {args.name}: {type(err).__name__}: {err}", EXIT_PROBLEM)
+        return fail(f"template {args.name}: {type(err).__name__}: {err}", EXIT_PROBLEM)
     marking = policy.replies.sender.marking
     ref = f" [{context.case_ref}]" if context.case_ref else ""
     print(f"Subject: {marking}:{ref} {rendered.title}\n")

@@ -9,19 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from app.exits import EXIT_OK, EXIT_PROBLEM, fail
 from app.settings import ConfigError, Settings, load
 from app.wiring import LOCAL_ZONE, limits_from, local_datetime, triage_from
 from parsers.api import ReadOptions, parse_path
 from parsers.errors import ParseError
 from parsers.model import FormType, ParsedForm
 
-EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE = 0, 1, 2
 # Show a progress bar from this many files on (fewer finish before it would be read).
 PROGRESS_FROM = 5
 log = logging.getLogger(__name__)
@@ -36,21 +35,16 @@ class Outcome:
     code: int
 
 
-def _fail(message: str) -> int:
-    print(f"mappa-intake: {message}", file=sys.stderr)
-    return EXIT_UNREADABLE
-
-
 def run_documents(args: argparse.Namespace) -> int:
     try:
         settings = load(args.config)
     except ConfigError as err:
-        return _fail(str(err))
+        return fail(str(err))
     try:
         text = getattr(args, "received", None)
         received = local_datetime(text) if text is not None else None
     except ValueError:
-        return _fail(
+        return fail(
             f"--received: {args.received!r} is not a date or date-time (YYYY-MM-DD[THH:MM])"
         )
     _cap_memory(settings)
@@ -63,7 +57,7 @@ def run_documents(args: argparse.Namespace) -> int:
     code = EXIT_OK
     for path, outcome in _read_all(args.files, options, checker, progress=not args.json):
         if isinstance(outcome, str):
-            code = max(code, _fail(f"{path}: {outcome}"))
+            code = max(code, fail(f"{path}: {outcome}"))
             continue
         output.emit(outcome.form, outcome.check)
         code = max(code, outcome.code)

@@ -3,8 +3,9 @@ when called, so a command loads only the packages it uses."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -94,6 +95,23 @@ def sealer_from(settings: Settings, environ: Mapping[str, str]) -> Sealer:
         raise ConfigError(f"storage.key_env: {name}: {err}") from err
 
 
+def _secret(settings: Settings, environ: Mapping[str, str], key: str) -> Callable[[], str]:
+    """The secret in the environment variable ``key`` names, read at each use (a token may
+    have been renewed); the variable must be set at start."""
+    variable = str(settings[key])
+    if not environ.get(variable):
+        raise ConfigError(f"{key}: environment variable {variable} is not set")
+    return lambda: environ.get(variable, "")
+
+
+def _optional_path(settings: Settings, key: str) -> Path | None:
+    return settings.path(key) if settings[key] else None
+
+
+def allowed_domains(settings: Settings) -> tuple[str, ...]:
+    return tuple(d.lower() for d in settings["senders.allowed_domains"])
+
+
 def our_address(settings: Settings) -> str:
     from email.utils import parseaddr
 
@@ -112,7 +130,7 @@ def screening_from(settings: Settings) -> ScreeningPolicy:
     address = our_address(settings)
     return ScreeningPolicy(
         trust=TrustPolicy(
-            allowed_domains=tuple(d.lower() for d in settings["senders.allowed_domains"]),
+            allowed_domains=allowed_domains(settings),
             authserv_id=str(settings["senders.authserv_id"]),
         ),
         own=OwnMail(message_id_domain=domain_of(address), addresses=(address,)),
@@ -133,11 +151,9 @@ def mailbox_from(settings: Settings, environ: Mapping[str, str]) -> Mailbox:
     from intake.imap import ImapMailbox, ImapSettings
 
     auth = str(settings["mailbox.auth"])
-    secret_key = "mailbox.password_env" if auth == "password" else "mailbox.token_env"
-    variable = str(settings[secret_key])
-    if not environ.get(variable):
-        raise ConfigError(f"{secret_key}: environment variable {variable} is not set")
-    ca_file = settings.path("mailbox.ca_file") if settings["mailbox.ca_file"] else None
+    secret = _secret(
+        settings, environ, "mailbox.password_env" if auth == "password" else "mailbox.token_env"
+    )
     imap = ImapSettings(
         host=str(settings["mailbox.host"]),
         port=int(settings["mailbox.port"]),
@@ -147,10 +163,10 @@ def mailbox_from(settings: Settings, environ: Mapping[str, str]) -> Mailbox:
         processed_folder=str(settings["mailbox.processed_folder"]),
         quarantine_folder=str(settings["mailbox.quarantine_folder"]),
         auth=auth,
-        ca_file=ca_file,
+        ca_file=_optional_path(settings, "mailbox.ca_file"),
     )
     try:
-        return ImapMailbox(imap, lambda: environ.get(variable, ""))
+        return ImapMailbox(imap, secret)
     except MailboxError as err:
         raise ConfigError(str(err)) from err
 
@@ -178,7 +194,7 @@ def reply_settings_from(settings: Settings) -> ReplySettings:
             from_header=str(settings["smtp.from"]),
             message_id_domain=domain_of(address),
             marking=str(settings["outgoing.marking"]),
-            allowed_domains=tuple(d.lower() for d in settings["senders.allowed_domains"]),
+            allowed_domains=allowed_domains(settings),
         ),
         envelope_from=address,
         signature=str(settings["outgoing.signature"]),
@@ -202,17 +218,18 @@ def transport_from(settings: Settings, environ: Mapping[str, str]) -> Transport:
         return MaildirTransport(settings.path("outgoing.path"))
     from responders.transport import SmtpSettings, SmtpTransport
 
-    variable = str(settings["smtp.password_env"])
-    if settings["smtp.username"] and not environ.get(variable):
-        raise ConfigError(f"smtp.password_env: environment variable {variable} is not set")
+    # No login, no password: a relay that trusts the host needs none.
+    secret = (
+        _secret(settings, environ, "smtp.password_env") if settings["smtp.username"] else lambda: ""
+    )
     smtp = SmtpSettings(
         host=str(settings["smtp.host"]),
         port=int(settings["smtp.port"]),
         security=str(settings["smtp.security"]),
         username=str(settings["smtp.username"]),
-        ca_file=settings.path("smtp.ca_file") if settings["smtp.ca_file"] else None,
+        ca_file=_optional_path(settings, "smtp.ca_file"),
     )
     try:
-        return SmtpTransport(smtp, lambda: environ.get(variable, ""))
+        return SmtpTransport(smtp, secret)
     except ValueError as err:
         raise ConfigError(str(err)) from err

@@ -86,15 +86,6 @@ def thread_case(session: Session, headers: Headers) -> Case | None:
     return case_records.find_by_ref(session, ref) if ref else None
 
 
-def receipt_time(message: InboundMessage, now: datetime) -> datetime:
-    """When the message reached the mailbox: the server's delivery time if it gave one (and
-    it is not after our clock, which may be replaying the past), else its Date, else now."""
-    for when in (message.delivered_at, message.sent_at):
-        if when is not None and when <= now:
-            return when
-    return now
-
-
 class Casework:
     def __init__(self, settings: CaseworkSettings, sealer: Sealer) -> None:
         self.settings = settings
@@ -148,7 +139,7 @@ class Casework:
             self._answer(session, message, reading, case, now)
             return Result(refs=(case.ref,))
         opened = []
-        received = receipt_time(message, now)
+        received = ledger.receipt_time(message, now)
         for group in _by_person(reading.forms):
             case = case_records.open_case(session, str(group[0].form_type), received, now)
             for form in group:

@@ -64,13 +64,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def security_problem(security: str, host: str) -> str | None:
+    """Why a connection's security setting may not be used (IMAP and SMTP alike), or None:
+    TLS on every connection, except to a loopback host (domain.md §9)."""
+    if security not in ("tls", "starttls", "none"):
+        return f"{security!r} is not tls, starttls or none"
+    if security == "none" and not is_loopback(host):
+        return f"none is allowed only to a loopback host, not {host}"
+    return None
+
+
 def check_security(settings: ImapSettings) -> None:
-    if settings.security not in ("tls", "starttls", "none"):
-        raise MailboxError(f"mailbox.security: {settings.security!r} is not tls, starttls or none")
-    if settings.security == "none" and not is_loopback(settings.host):
-        raise MailboxError(
-            f"mailbox.security: none is allowed only to a loopback host, not {settings.host}"
-        )
+    problem = security_problem(settings.security, settings.host)
+    if problem:
+        raise MailboxError(f"mailbox.security: {problem}")
 
 
 class ImapMailbox:

@@ -18,13 +18,9 @@ renumbered) follow the existing row. Only the holder of the mailbox's lease clai
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from intake.envelope import read_headers
 from intake.mailbox import Destination, Fetched, FolderSnapshot, Mailbox
@@ -40,10 +36,6 @@ log = logging.getLogger(__name__)
 # is held as "failed", so it cannot stop intake for ever. Ten leaves room for restarts that
 # were nothing to do with the message.
 MAX_ATTEMPTS = 10
-# The lease outlives a pass's longest quiet spell (one slow document) by a wide margin.
-LEASE_TTL = timedelta(minutes=5)
-# Renew the lease when less than this is left.
-LEASE_RENEW_WITHIN = timedelta(minutes=4)
 # Moves out of the inbox are sent together: at most this many, or this long after the first.
 MOVE_BATCH = 25
 MOVE_BATCH_SECONDS = 2.0
@@ -53,37 +45,12 @@ class LeaseLost(Exception):
     """Another process holds this mailbox's lease now: stop claiming at once."""
 
 
-def process_holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def holder_is_dead(holder: str) -> bool:
-    """True when the holder was a process on this host that no longer exists (it was killed
-    or crashed): its lease need not run out before another process takes over. A holder on
-    another host, or a live process, is never judged dead here."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, under another user
-        return False
-    return False
-
-
 @dataclass(slots=True)
 class PassReport:
     busy: bool = False  # another process holds the lease
     claimed: int = 0
     processed: int = 0
     quarantined: int = 0
-
-
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 class IntakeWorker:
@@ -98,40 +65,20 @@ class IntakeWorker:
         self.processor = processor
         self.db = processor.db
         self.clock = processor.clock  # domain time (may replay the past: --now)
-        self.wall_clock = _wall_clock  # lease time: always the real one
-        self.holder = process_holder()
+        self.lease = leases.HeldLease(self.db, mailbox.name)
         self.stop = stop
-        self._lease_until: datetime | None = None
         self._pending: list[tuple[int, str, Destination]] = []
         self._pending_since = 0.0
 
-    # -- the lease -------------------------------------------------------------------------
-
-    def _take_lease(self) -> bool:
-        now = self.wall_clock()
-        with self.db.session() as session:
-            taken = leases.acquire(
-                session, self.mailbox.name, self.holder, now, LEASE_TTL, holder_is_dead
-            )
-        self._lease_until = now + LEASE_TTL if taken else None
-        return taken
-
-    def _keep_lease(self) -> None:
-        left = None if self._lease_until is None else self._lease_until - self.wall_clock()
-        if (left is None or left < LEASE_RENEW_WITHIN) and not self._take_lease():
-            raise LeaseLost(f"mailbox {self.mailbox.name}: lease taken by another process")
-
     def release_lease(self) -> None:
-        with self.db.session() as session:
-            leases.release(session, self.mailbox.name, self.holder, self.wall_clock())
-        self._lease_until = None
+        self.lease.release()
 
     # -- a pass ----------------------------------------------------------------------------
 
     def run_pass(self) -> PassReport:
         """Reconcile, then take everything in the folder; MailboxError propagates."""
         report = PassReport()
-        if not self._take_lease():
+        if not self.lease.take():
             report.busy = True
             return report
         try:
@@ -141,14 +88,15 @@ class IntakeWorker:
             for uid in snapshot.uids:
                 if self.stop():
                     break
-                self._keep_lease()
+                if not self.lease.keep():
+                    raise LeaseLost(f"mailbox {self.mailbox.name}: lease taken by another process")
                 place = Place(self.mailbox.name, self.mailbox.folder, snapshot.uidvalidity, uid)
                 self._handle(place, report)
             self._flush_moves()  # after a stop request too: what is done leaves the inbox
             if not self.stop():
                 self._settle_moves(snapshot)
                 with self.db.session() as session:
-                    leases.mark_read(session, self.mailbox.name, self.wall_clock())
+                    leases.mark_read(session, self.mailbox.name, leases.wall_clock())
         except LeaseLost:
             log.warning("lease lost; pass stopped", extra={"mailbox": self.mailbox.name})
         finally:
@@ -188,7 +136,7 @@ class IntakeWorker:
         )
         digest = ledger.sha256(fetched.raw)
         with self.db.session() as session:
-            if not leases.holds(session, self.mailbox.name, self.holder, self.wall_clock()):
+            if not self.lease.holds(session):
                 raise LeaseLost(f"mailbox {self.mailbox.name}: lease expired before a claim")
             same = ledger.find_same(session, self.mailbox.name, digest, headers.message_id)
             if same is not None:

@@ -20,6 +20,7 @@ from records.tables import (
     CaseCounter,
     CaseState,
     DeadlineRow,
+    Decision,
     EventKind,
     Form,
     FormField,
@@ -199,6 +200,13 @@ def current_proposal(session: Session, case_id: int) -> Proposal | None:
     ).first()
 
 
+def latest_decision(session: Session, case_id: int) -> Decision | None:
+    """The Co-ordinator's newest decision on the case (an earlier one may be changed)."""
+    return session.exec(
+        select(Decision).where(Decision.case_id == case_id).order_by(col(Decision.id).desc())
+    ).first()
+
+
 def deadlines_of(session: Session, proposal_id: int) -> Sequence[DeadlineRow]:
     return session.exec(
         select(DeadlineRow)
@@ -233,15 +241,21 @@ def find_by_message_ids(session: Session, message_ids: Iterable[str]) -> Case | 
     ).first()
 
 
-def message_ids_of(session: Session, case_id: int) -> list[str]:
-    """The Message-IDs of every inbound message on the case, in arrival order."""
+def messages_of(session: Session, case_id: int) -> list[InboundMessage]:
+    """Every inbound message on the case, once each, in arrival order (the first is the
+    agency's form the case began with)."""
     rows = session.exec(
-        select(InboundMessage.id, InboundMessage.message_id)
+        select(InboundMessage)
         .join(Form, col(Form.inbound_id) == InboundMessage.id)
         .where(Form.case_id == case_id)
         .order_by(col(InboundMessage.id))
     ).all()
-    return list(dict.fromkeys(m for _, m in rows if m))
+    return list({row.id: row for row in rows}.values())
+
+
+def message_ids_of(session: Session, case_id: int) -> list[str]:
+    """The Message-IDs of every inbound message on the case, in arrival order."""
+    return list(dict.fromkeys(m.message_id for m in messages_of(session, case_id) if m.message_id))
 
 
 def cases_of_message(session: Session, inbound_id: int) -> list[str]:

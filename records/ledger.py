@@ -227,3 +227,12 @@ def entry(session: Session, entry_id: int) -> tuple[QuarantineEntry, InboundMess
     message = session.get(InboundMessage, found.inbound_id)
     assert message is not None
     return found, message
+
+
+def receipt_time(message: InboundMessage, now: datetime) -> datetime:
+    """When the message reached the mailbox: the server's delivery time if it gave one (and
+    it is not after our clock, which may be replaying the past), else its Date, else now."""
+    for when in (message.delivered_at, message.sent_at):
+        if when is not None and when <= now:
+            return when
+    return now

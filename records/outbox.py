@@ -102,15 +102,6 @@ def due(session: Session, now: datetime, limit: int) -> Sequence[OutboundMessage
     ).all()
 
 
-def next_due(session: Session) -> datetime | None:
-    """When the earliest waiting row falls due (a rate-limited one, a retry)."""
-    return session.exec(
-        select(OutboundMessage.not_before)
-        .where(col(OutboundMessage.state).in_(PENDING_STATES))
-        .order_by(col(OutboundMessage.not_before))
-    ).first()
-
-
 def awaiting_filing(session: Session, limit: int) -> Sequence[OutboundMessage]:
     return session.exec(
         select(OutboundMessage)
@@ -119,6 +110,16 @@ def awaiting_filing(session: Session, limit: int) -> Sequence[OutboundMessage]:
         .order_by(col(OutboundMessage.id))
         .limit(limit)
     ).all()
+
+
+def request_of(session: Session, case_id: int, step: int) -> OutboundMessage | None:
+    """The information request number ``step`` of the case (what a chase follows up)."""
+    return session.exec(
+        select(OutboundMessage)
+        .where(OutboundMessage.case_id == case_id)
+        .where(OutboundMessage.kind == "request_info")
+        .where(OutboundMessage.step == step)
+    ).first()
 
 
 def locked(session: Session, row_id: int) -> OutboundMessage:
@@ -196,7 +197,7 @@ def finish(session: Session, row_id: int, state: OutboxState, reason: str, now: 
     row.state = state
     row.error = reason[:500]
     session.add(row)
-    kind = EventKind.REFUSED if state is not OutboxState.CANCELLED else EventKind.CHASE_STOPPED
+    kind = EventKind.CHASE_STOPPED if state is OutboxState.CANCELLED else EventKind.NOT_SENT
     record_event(
         session, kind, now, case_id=row.case_id, reply=row.kind, step=row.step, state=str(state)
     )
@@ -211,14 +212,6 @@ def sent_times(session: Session, recipient: str, since: datetime) -> list[dateti
         .where(col(OutboundMessage.sent_at) > since)
     ).all()
     return [t for t in rows if t is not None]
-
-
-def of_case(session: Session, case_id: int) -> Sequence[OutboundMessage]:
-    return session.exec(
-        select(OutboundMessage)
-        .where(OutboundMessage.case_id == case_id)
-        .order_by(col(OutboundMessage.id))
-    ).all()
 
 
 def failures(session: Session) -> Sequence[OutboundMessage]:
@@ -266,12 +259,6 @@ def chases_due(session: Session, today: date) -> Sequence[ChaseStep]:
 def chases_of(session: Session, request_id: int) -> Sequence[ChaseStep]:
     return session.exec(
         select(ChaseStep).where(ChaseStep.request_id == request_id).order_by(col(ChaseStep.step))
-    ).all()
-
-
-def chases_of_case(session: Session, case_id: int) -> Sequence[ChaseStep]:
-    return session.exec(
-        select(ChaseStep).where(ChaseStep.case_id == case_id).order_by(col(ChaseStep.id))
     ).all()
 
 

@@ -353,4 +353,4 @@ class EventKind(StrEnum):
     ESCALATED = "escalated"
     CHASE_STOPPED = "chase_stopped"
     BOUNCED = "bounced"
-    REFUSED = "refused"  # a reply that may not go (recipient not allow-listed)
+    NOT_SENT = "not_sent"  # a reply refused (recipient) or failed for good: detail.state says

@@ -16,7 +16,6 @@ from records.tables import (
     Case,
     CaseState,
     DeadlineRow,
-    Decision,
     InboundMessage,
     MailboxLease,
     MessageState,
@@ -35,9 +34,7 @@ def case_summary(
 ) -> dict[str, Any]:
     assert case.id is not None
     proposal = case_records.current_proposal(session, case.id)
-    decision = session.exec(
-        select(Decision).where(Decision.case_id == case.id).order_by(col(Decision.id).desc())
-    ).first()
+    decision = case_records.latest_decision(session, case.id)
     replies = session.exec(
         select(OutboundMessage)
         .where(OutboundMessage.case_id == case.id)

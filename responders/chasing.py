@@ -44,6 +44,15 @@ _STOPPED_BY_STATE = {
 }
 
 
+def why_stop(session: Session, case: Case, recipient: str) -> str | None:
+    """Why chasing the case (at ``recipient``) must stop now, or None to go on."""
+    if case.state is not CaseState.AWAITING_INFORMATION:
+        return _STOPPED_BY_STATE[case.state]
+    if outbox.has_bounced(session, recipient):
+        return "the address bounced"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ChasePlan:
     needed_by: date  # T8
@@ -113,11 +122,9 @@ class Chaser:
         case = session.get(Case, step.case_id)
         request = session.get(OutboundMessage, step.request_id)
         assert case is not None and request is not None
-        if case.state is not CaseState.AWAITING_INFORMATION:
-            outbox.cancel_chases(session, step.case_id, _STOPPED_BY_STATE[case.state], now)
-            return 0
-        if outbox.has_bounced(session, request.recipient):
-            outbox.cancel_chases(session, step.case_id, "the address bounced", now)
+        stop = why_stop(session, case, request.recipient)
+        if stop is not None:
+            outbox.cancel_chases(session, step.case_id, stop, now)
             return 0
         if not self._previous_went_before(session, step, request, today):
             return 0

@@ -10,15 +10,14 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from records import cases as case_records
-from records import outbox
+from records import ledger, outbox
 from records.tables import (
     Case,
     ChaseState,
     Decision,
-    Form,
     InboundMessage,
     OutboundMessage,
 )
@@ -54,22 +53,22 @@ class ContextBuilder:
     def needed_by(self, requested_on: date) -> date:
         return t8_due(requested_on, self.calendar, self.triage)
 
-    def for_row(self, session: Session, row: OutboundMessage) -> ReplyContext:
-        base = ReplyContext(
+    def _base(self, received: date) -> ReplyContext:
+        return ReplyContext(
             case_ref="",
             marking=self.settings.sender.marking,
             signature=self.settings.signature,
-            received=self.local_date(row.created_at),
+            received=received,
         )
-        if row.case_id is None:
+
+    def for_row(self, session: Session, row: OutboundMessage) -> ReplyContext:
+        if row.case_id is None:  # the secure-e-mail reply: only when the message came
             inbound = session.get(InboundMessage, row.inbound_id) if row.inbound_id else None
-            if inbound is not None:
-                base = _replace(base, received=self.local_date(_arrival(inbound)))
-            return base
+            arrived = ledger.receipt_time(inbound, inbound.received_at) if inbound else None
+            return self._base(self.local_date(arrived or row.created_at))
         case = session.get(Case, row.case_id)
-        assert case is not None and case.id is not None
-        context = self._of_case(session, case, base)
-        values = case_records.merged_fields(session, case.id)
+        assert case is not None
+        context, values = self._of_case(session, case)
         decision = session.get(Decision, row.decision_id) if row.decision_id else None
         if decision is not None:
             context = self._with_decision(context, case, decision, values)
@@ -82,17 +81,8 @@ class ContextBuilder:
         """A context for showing template ``name`` on ``case``: its newest decision, else one
         taken from the proposal (an acceptance preview at the level its name says)."""
         assert case.id is not None
-        base = ReplyContext(
-            case_ref=case.ref,
-            marking=self.settings.sender.marking,
-            signature=self.settings.signature,
-            received=self.local_date(case.received_at),
-        )
-        context = self._of_case(session, case, base)
-        values = case_records.merged_fields(session, case.id)
-        decision = session.exec(
-            select(Decision).where(Decision.case_id == case.id).order_by(col(Decision.id).desc())
-        ).first()
+        context, values = self._of_case(session, case)
+        decision = case_records.latest_decision(session, case.id)
         proposal = case_records.current_proposal(session, case.id)
         if decision is None:
             decision = Decision(
@@ -110,27 +100,29 @@ class ContextBuilder:
         context = self._with_decision(context, case, decision, values)
         if name in ("chase_first", "chase_second", "escalation"):
             requested_on = self.local_date(decision.decided_at)
+            messages = case_records.messages_of(session, case.id)
             context = _replace(
                 context,
                 requested_on=requested_on,
                 needed_by=self.needed_by(requested_on),
-                recipient=_agency(values, session, case.id),
+                recipient=(messages[0].from_address or "") if messages else "",
             )
         return context
 
-    def _of_case(self, session: Session, case: Case, base: ReplyContext) -> ReplyContext:
+    def _of_case(self, session: Session, case: Case) -> tuple[ReplyContext, dict[str, Any]]:
+        """What any reply on the case may say, and the case's fields (read once)."""
         assert case.id is not None
         values = case_records.merged_fields(session, case.id)
-        return _replace(
-            base,
+        context = _replace(
+            self._base(self.local_date(case.received_at)),
             case_ref=case.ref,
-            received=self.local_date(case.received_at),
             form_name=form_name(case.form_type),
             person=person_as_named(values),
             agency=_agency(values, session, case.id),
             referred_level=_level(values.get("level.proposed")),
             missing=self._missing(session, case.id),
         )
+        return context, values
 
     def _missing(self, session: Session, case_id: int) -> tuple[str, ...]:
         proposal = case_records.current_proposal(session, case_id)
@@ -166,12 +158,8 @@ class ContextBuilder:
         self, session: Session, context: ReplyContext, row: OutboundMessage
     ) -> ReplyContext:
         """A chase or an escalation: the request it follows, and the reminders sent so far."""
-        request = session.exec(
-            select(OutboundMessage)
-            .where(OutboundMessage.case_id == row.case_id)
-            .where(OutboundMessage.kind == ReplyKind.REQUEST_INFO.value)
-            .where(OutboundMessage.step == row.step)
-        ).first()
+        assert row.case_id is not None
+        request = outbox.request_of(session, row.case_id, row.step)
         if request is None:
             return context
         decision = session.get(Decision, request.decision_id) if request.decision_id else None
@@ -198,10 +186,6 @@ def _replace(context: ReplyContext, **changes: Any) -> ReplyContext:
     return replace(context, **changes)
 
 
-def _arrival(message: InboundMessage) -> datetime:
-    return message.delivered_at or message.sent_at or message.received_at
-
-
 def _level(value: Any) -> int | None:
     return value if isinstance(value, int) and value in (1, 2, 3) else None
 
@@ -210,10 +194,6 @@ def _agency(values: dict[str, Any], session: Session, case_id: int) -> str:
     named = values.get("form.agency_name") or values.get("referrer.agency")
     if isinstance(named, str) and named.strip():
         return named.strip()
-    first = session.exec(
-        select(InboundMessage.from_address)
-        .join(Form, col(Form.inbound_id) == InboundMessage.id)
-        .where(Form.case_id == case_id)
-        .order_by(col(InboundMessage.id))
-    ).first()
+    messages = case_records.messages_of(session, case_id)
+    first = messages[0].from_address if messages else None
     return first or "the referring agency"

@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from records import cases as case_records
 from records import outbox
 from records.events import record_event
-from records.tables import Case, CaseState, Decision, EventKind, Form, InboundMessage
+from records.tables import Case, CaseState, Decision, EventKind, InboundMessage, Proposal
 from responders.chasing import plan, schedule
 from responders.compose import RecipientRefused, ReplyKind, check_recipient
 from responders.settings import ReplySettings
@@ -82,7 +82,9 @@ def decide(
     referred = values.get("level.proposed")
     level, reasons = _checked(outcome, level, reasons, proposal, referred)
     _refuse_repeat(session, case.id, outcome, level)
-    recipient = redirect_to if outcome == "redirect" else _agency_address(session, case.id)
+    first = _first_message(session, case.id)
+    agency = first.from_address if first else None
+    recipient = redirect_to if outcome == "redirect" else agency
     if outcome == "redirect" and not redirect_to:
         raise DecisionRefused("a redirect needs --to: the other area's Co-ordinator's address")
     decision = Decision(
@@ -96,8 +98,7 @@ def decide(
     )
     session.add(decision)
     session.flush()
-    stopped_by = "a new decision was made"
-    outbox.cancel_chases(session, case.id, stopped_by, now)
+    outbox.cancel_chases(session, case.id, "a new decision was made", now)
     case.state = CaseState.AWAITING_INFORMATION if outcome == "request_info" else CaseState.DECIDED
     case.updated_at = now
     session.add(case)
@@ -118,7 +119,7 @@ def decide(
         now=now,
         message_id_domain=policy.replies.sender.message_id_domain,
         case_id=case.id,
-        inbound_id=_first_inbound(session, case.id),
+        inbound_id=first.id if first else None,
         decision_id=decision.id,
         step=step,
     )
@@ -134,13 +135,13 @@ def _checked(
     outcome: str,
     level: int | None,
     reasons: tuple[str, ...],
-    proposal: object,
+    proposal: Proposal | None,
     referred: object,
 ) -> tuple[int | None, tuple[str, ...]]:
-    proposed_outcome = getattr(proposal, "outcome", None)
-    proposed_level = getattr(proposal, "level", None)
-    proposed_reasons = tuple(getattr(proposal, "reasons", None) or ())
-    missing = tuple(getattr(proposal, "missing", None) or ())
+    proposed_outcome = proposal.outcome if proposal else None
+    proposed_level = proposal.level if proposal else None
+    proposed_reasons = tuple(proposal.reasons) if proposal else ()
+    missing = tuple(proposal.missing) if proposal else ()
     if level is not None and level not in (1, 2, 3):
         raise DecisionRefused("--level must be 1, 2 or 3")
     if outcome == "accept":
@@ -166,9 +167,7 @@ def _checked(
 
 
 def _refuse_repeat(session: Session, case_id: int, outcome: str, level: int | None) -> None:
-    last = session.exec(
-        select(Decision).where(Decision.case_id == case_id).order_by(col(Decision.id).desc())
-    ).first()
+    last = case_records.latest_decision(session, case_id)
     if last is not None and last.outcome == outcome and last.level == level:
         raise DecisionRefused(
             f"already decided: {outcome}" + (f" at Level {level}" if level else "")
@@ -185,13 +184,7 @@ def _round(session: Session, case_id: int, outcome: str) -> int:
     )
 
 
-def _first_inbound(session: Session, case_id: int) -> int | None:
-    return session.exec(
-        select(Form.inbound_id).where(Form.case_id == case_id).order_by(col(Form.id))
-    ).first()
-
-
-def _agency_address(session: Session, case_id: int) -> str | None:
-    inbound_id = _first_inbound(session, case_id)
-    message = session.get(InboundMessage, inbound_id) if inbound_id else None
-    return message.from_address if message else None
+def _first_message(session: Session, case_id: int) -> InboundMessage | None:
+    """The agency's message the case began with: replies answer it, and go to its sender."""
+    messages = case_records.messages_of(session, case_id)
+    return messages[0] if messages else None

@@ -13,12 +13,13 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from intake.envelope import read_headers, strip_our_headers
-from records import ledger
+from records import cases as case_records
+from records import ledger, outbox
 from records.sealing import Sealer
-from records.tables import Form, InboundMessage, OutboundMessage
+from records.tables import InboundMessage, OutboundMessage
 from responders.compose import Reply, ReplyKind, Thread, compose
 from responders.context import ContextBuilder
 from responders.settings import ReplySettings
@@ -70,36 +71,27 @@ class ReplyComposer:
         return message
 
     def _thread(self, session: Session, row: OutboundMessage) -> Thread:
-        inbound_id = row.inbound_id
-        if inbound_id is None and row.case_id is not None:
-            inbound_id = session.exec(
-                select(Form.inbound_id).where(Form.case_id == row.case_id).order_by(col(Form.id))
-            ).first()
+        """The agency's message the row answers (every queued row names it), and for a
+        follow-up our request after it."""
         chain: list[str] = []
         message_id = None
-        inbound = session.get(InboundMessage, inbound_id) if inbound_id else None
-        if inbound is not None:
-            raw = ledger.raw_bytes(session, inbound_id or 0, self.sealer)
-            chain = list(read_headers(raw).references)
+        inbound = session.get(InboundMessage, row.inbound_id) if row.inbound_id else None
+        if inbound is not None and inbound.id is not None:
+            chain = list(
+                read_headers(ledger.raw_bytes(session, inbound.id, self.sealer)).references
+            )
             message_id = inbound.message_id
-        if ReplyKind(row.kind) in _FOLLOW_UPS:
-            request = session.exec(
-                select(OutboundMessage.message_id)
-                .where(OutboundMessage.case_id == row.case_id)
-                .where(OutboundMessage.kind == ReplyKind.REQUEST_INFO.value)
-                .where(OutboundMessage.step == row.step)
-            ).first()
+        if ReplyKind(row.kind) in _FOLLOW_UPS and row.case_id is not None:
+            request = outbox.request_of(session, row.case_id, row.step)
             if request is not None:
                 if message_id:
                     chain.append(message_id)
-                message_id = request
+                message_id = request.message_id
         return Thread(message_id=message_id, references=tuple(chain))
 
     def _case_messages(self, session: Session, case_id: int) -> list[bytes]:
-        ids = session.exec(
-            select(Form.inbound_id).where(Form.case_id == case_id).order_by(col(Form.id))
-        ).all()
         return [
-            strip_our_headers(ledger.raw_bytes(session, inbound_id, self.sealer))
-            for inbound_id in dict.fromkeys(ids)
+            strip_our_headers(ledger.raw_bytes(session, message.id, self.sealer))
+            for message in case_records.messages_of(session, case_id)
+            if message.id is not None
         ]

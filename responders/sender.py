@@ -16,18 +16,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import jinja2
 from sqlmodel import Session
 
 from intake.errors import MailboxError
 from intake.mailbox import Mailbox
-from intake.worker import holder_is_dead, process_holder
 from records import leases, outbox
 from records.database import Database
 from records.sealing import Sealer
-from records.tables import Case, CaseState, OutboundMessage, OutboxState
+from records.tables import Case, OutboundMessage, OutboxState
+from responders.chasing import why_stop
 from responders.compose import (
     WIRE,
     RecipientRefused,
@@ -41,7 +41,6 @@ from responders.transport import SendDeferred, SendRefused, Transport
 
 log = logging.getLogger(__name__)
 
-LEASE_TTL = timedelta(minutes=5)
 # Rows looked at in one go; a pass goes on until none is due.
 BATCH = 50
 # After a passing failure: 1, 2, 4 ... minutes, at most an hour.
@@ -90,26 +89,14 @@ class OutboxSender:
         self.sent_copies = sent_copies if sent_folder else None
         self.sent_folder = sent_folder
         self.stop = stop
-        self.holder = process_holder()
-
-    def _lease(self) -> bool:
-        with self.db.session() as session:
-            return leases.acquire(
-                session,
-                outbox.OUTBOX_LEASE,
-                self.holder,
-                datetime.now(UTC),
-                LEASE_TTL,
-                holder_is_dead,
-            )
+        self.lease = leases.HeldLease(db, outbox.OUTBOX_LEASE)
 
     def release_lease(self) -> None:
-        with self.db.session() as session:
-            leases.release(session, outbox.OUTBOX_LEASE, self.holder, datetime.now(UTC))
+        self.lease.release()
 
     def run_pass(self) -> SendReport:
         report = SendReport()
-        if not self._lease():
+        if not self.lease.take():
             report.busy = True
             return report
         try:
@@ -131,7 +118,7 @@ class OutboxSender:
             for row_id in rows:
                 assert row_id is not None
                 seen.add(row_id)
-                if self.stop() or not self._lease():
+                if self.stop() or not self.lease.keep():
                     return
                 try:
                     self._send_one(row_id, report)
@@ -210,15 +197,13 @@ class OutboxSender:
         return True
 
     def _unwanted(self, session: Session, row: OutboundMessage) -> str | None:
-        """Why a chase should no longer go (domain.md §7: chased until answered)."""
+        """Why a reminder queued earlier should no longer go (it waited for the rate, or
+        the answer came between queueing and sending)."""
         if ReplyKind(row.kind) not in CHASE_KINDS or row.case_id is None:
             return None
         case = session.get(Case, row.case_id)
-        if case is None or case.state is not CaseState.AWAITING_INFORMATION:
-            return "the case is no longer awaiting information"
-        if outbox.has_bounced(session, row.recipient):
-            return "the address bounced"
-        return None
+        assert case is not None
+        return why_stop(session, case, row.recipient)
 
     def _composed(
         self, session: Session, row: OutboundMessage, now: datetime, report: SendReport

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from intake.imap import is_loopback
+from intake.imap import security_problem
 from intake.maildir import put_once
 
 SMTP_TIMEOUT_SECONDS = 60.0
@@ -61,20 +61,11 @@ class SmtpSettings:
     timeout: float = SMTP_TIMEOUT_SECONDS
 
 
-def check_smtp_security(settings: SmtpSettings) -> str | None:
-    """Why these settings may not be used, or None."""
-    if settings.security not in ("tls", "starttls", "none"):
-        return f"{settings.security!r} is not tls, starttls or none"
-    if settings.security == "none" and not is_loopback(settings.host):
-        return f"none is allowed only to a loopback host, not {settings.host}"
-    return None
-
-
 class SmtpTransport:
     """One connection, kept open across a pass and reopened when the server drops it."""
 
     def __init__(self, settings: SmtpSettings, password: Callable[[], str]) -> None:
-        problem = check_smtp_security(settings)
+        problem = security_problem(settings.security, settings.host)
         if problem:
             raise ValueError(f"smtp.security: {problem}")
         self.settings = settings

@@ -1,4 +1,4 @@
-"""A lease held by a process that died passes on at once (intake.worker.holder_is_dead)."""
+"""A lease held by a process that died passes on at once (records.leases.holder_is_dead)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from intake.worker import holder_is_dead, process_holder
+from records.leases import holder_is_dead, process_holder
 
 
 def test_a_killed_process_is_a_dead_holder() -> None:
