@@ -114,7 +114,10 @@ def test_the_daemon_stops_on_sigterm_after_idle(site: Site, dovecot: Dovecot) ->
         imap_tools.append(dovecot, "INBOX", _message(9))
         deadline = time.monotonic() + 60
         while not site.cli("cases", "--json").json_lines():
-            assert time.monotonic() < deadline, "no case within a minute"
+            if time.monotonic() > deadline:
+                daemon.kill()
+                assert daemon.stderr is not None
+                raise AssertionError(f"no case within a minute: {daemon.stderr.read()[-3000:]!r}")
             time.sleep(0.5)
         os.kill(daemon.pid, signal.SIGTERM)
         assert daemon.wait(timeout=15) == 0

@@ -3,6 +3,9 @@ append-only event log, sealing, case references, leases and the ledger's keys.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +22,8 @@ from records.errors import SealError
 from records.events import record_event
 from records.sealing import Sealer, new_key_text
 from records.tables import EventKind
+from tests.conftest import ROOT
+from tests.servers import Postgres
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PLACE = ledger.Place("imap://mappa@mail", "INBOX", 17, "41")
@@ -132,3 +137,17 @@ def test_a_dead_holder_gives_the_lease_up_at_once(db: Database) -> None:
         assert leases.acquire(session, "box", "host:1:a", NOW, ttl)
     with db.session() as session:
         assert leases.acquire(session, "box", "host:2:b", NOW, ttl, lambda h: h == "host:1:a")
+
+
+def test_two_processes_migrate_one_fresh_database_at_once(postgres: Postgres) -> None:
+    """The daemon starting while a command runs: both migrate one fresh database, neither
+    fails (Alembic keeps module state, so these are processes, as in real use)."""
+    script = "import sys; from records.database import Database; Database(sys.argv[1]).migrate()"
+    for attempt in range(3):
+        url = postgres.create_database(f"race{uuid.uuid4().hex[:10]}{attempt}")
+        runs = [
+            subprocess.Popen([sys.executable, "-c", script, url], cwd=ROOT, stderr=subprocess.PIPE)
+            for _ in range(3)
+        ]
+        failures = [run.communicate(timeout=120)[1] for run in runs if run.wait(timeout=120)]
+        assert failures == []
