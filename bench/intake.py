@@ -142,20 +142,7 @@ def latency(root: Path, dovecot: Dovecot, messages: list[bytes]) -> None:
     site.write_config()
     daemon = site.start_daemon()
     try:
-        _wait_for(
-            lambda: (
-                _count(site, "SELECT COUNT(*) FROM mailbox_lease WHERE last_read_at IS NOT NULL")
-                > 0
-            )
-        )
-        sent: dict[str, float] = {}
-        with imap_tools.client(dovecot) as client:
-            for raw in messages:
-                message_id = read_headers(raw).message_id
-                assert message_id is not None
-                sent[message_id] = time.time()
-                client.append("INBOX", raw)
-                time.sleep(1 / 3)
+        sent = append_paced(site, dovecot, messages)
         _wait_for(
             lambda: (
                 _count(site, "SELECT COUNT(*) FROM inbound_message WHERE state != 'claimed'")
@@ -184,6 +171,25 @@ def latency(root: Path, dovecot: Dovecot, messages: list[bytes]) -> None:
     finally:
         daemon.terminate()
         daemon.wait(timeout=60)
+
+
+def append_paced(site: Site, dovecot: Dovecot, messages: list[bytes]) -> dict[str, float]:
+    """Once the running daemon has read the mailbox, append the messages one by one, a third
+    of a second apart; Message-ID -> when it was appended."""
+    _wait_for(
+        lambda: (
+            _count(site, "SELECT COUNT(*) FROM mailbox_lease WHERE last_read_at IS NOT NULL") > 0
+        )
+    )
+    appended: dict[str, float] = {}
+    with imap_tools.client(dovecot) as client:
+        for raw in messages:
+            message_id = read_headers(raw).message_id
+            assert message_id is not None
+            appended[message_id] = time.time()
+            client.append("INBOX", raw)
+            time.sleep(1 / 3)
+    return appended
 
 
 def flat_memory(root: Path, dovecot: Dovecot, messages: list[bytes]) -> None:

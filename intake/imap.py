@@ -88,6 +88,7 @@ class ImapMailbox:
         self._client: IMAPClient | None = None
         self._can_idle = False
         self._can_move = False
+        self._last_uid: int | None = None  # the highest UID of the last snapshot
 
     @property
     def name(self) -> str:
@@ -177,6 +178,7 @@ class ImapMailbox:
             client = self._connected()
             status = client.select_folder(self.settings.folder)
             uids = client.search(["ALL"])
+            self._last_uid = max(uids, default=0)
             return FolderSnapshot(int(status[b"UIDVALIDITY"]), tuple(str(u) for u in sorted(uids)))
 
     def fetch(self, uid: str) -> Fetched | None:
@@ -212,17 +214,18 @@ class ImapMailbox:
             client.delete_messages(numbers)
             client.uid_expunge(numbers)
 
-    def keep_copy(self, folder: str, raw: bytes, message_id: str) -> None:
-        """Put a copy of a message we sent in ``folder`` (the Sent folder), once: a copy with
-        the same Message-ID already there (we were stopped after the APPEND) is enough.
-        Selects ``folder``: the sender uses a connection of its own."""
+    def keep_copy(self, folder: str, raw: bytes, message_id: str, *, look_first: bool) -> None:
+        """Put a copy of a message we sent in ``folder`` (the Sent folder); with
+        ``look_first``, not if a copy with its Message-ID is there already (we were stopped
+        after the APPEND). Selects ``folder``: the sender uses a connection of its own."""
         with self._errors(f"cannot file a copy in {folder}"):
             client = self._connected()
             if not client.folder_exists(folder):
                 client.create_folder(folder)
-            client.select_folder(folder)
-            if client.search(["HEADER", "Message-ID", message_id]):
-                return
+            if look_first:
+                client.select_folder(folder)
+                if client.search(["HEADER", "Message-ID", message_id]):
+                    return
             client.append(folder, raw, flags=[b"\\Seen"])
 
     def wait(self, seconds: float, stop: Callable[[], bool]) -> None:
@@ -233,12 +236,28 @@ class ImapMailbox:
             return
         with self._errors("IDLE failed"):
             client = self._connected()
+            if self._arrived_since_snapshot(client):
+                return
             client.idle()
             try:
                 # Short checks inside one IDLE: the server sees one long IDLE, and a stop
                 # request is noticed within STOP_CHECK_SECONDS.
                 while time.monotonic() < deadline and not stop():
                     if client.idle_check(timeout=STOP_CHECK_SECONDS):
-                        return
-            finally:
-                client.idle_done()
+                        break
+            except imaplib.IMAP4.abort:
+                # imapclient reads IDLE responses from a non-blocking socket and can cut a
+                # line in two (mjs/imapclient#519): this connection is spoilt, the mailbox is
+                # not. The next pass reconnects at once, with no pause for an outage.
+                log.info("IDLE read a cut line; reconnecting", extra={"mailbox": self.name})
+                self._drop()
+                return
+            client.idle_done()
+
+    def _arrived_since_snapshot(self, client: IMAPClient) -> bool:
+        """Mail delivered while the pass ran: the server told of it in answer to one of the
+        pass's commands (imapclient sets such news aside), and IDLE would not tell again."""
+        if self._last_uid is None:
+            return False
+        newer = client.search(["UID", f"{self._last_uid + 1}:*"])
+        return any(uid > self._last_uid for uid in newer)

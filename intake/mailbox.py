@@ -58,8 +58,9 @@ class Mailbox(Protocol):
         """Move messages out of the watched folder; those already gone are passed over."""
         ...
 
-    def keep_copy(self, folder: str, raw: bytes, message_id: str) -> None:
-        """File a copy of a message we sent in ``folder`` (the Sent folder), at most once."""
+    def keep_copy(self, folder: str, raw: bytes, message_id: str, *, look_first: bool) -> None:
+        """File a copy of a message we sent in ``folder`` (the Sent folder); ``look_first``:
+        a copy may be there already (an earlier attempt was cut short): file none then."""
         ...
 
     def wait(self, seconds: float, stop: Callable[[], bool]) -> None:

@@ -37,6 +37,7 @@ class MaildirMailbox:
     ) -> None:
         self.path = path
         self._known: dict[str, Path] = {}  # key -> file, from the last listing
+        self._listed: set[str] = set()  # the keys of the last snapshot
         self._targets = {
             Destination.PROCESSED: path / f".{processed_folder}",
             Destination.QUARANTINE: path / f".{quarantine_folder}",
@@ -75,6 +76,7 @@ class MaildirMailbox:
 
     def snapshot(self) -> FolderSnapshot:
         files = self._known = self._files()
+        self._listed = set(files)
         # Oldest delivery first: a file's time is when it was delivered.
         keys = sorted(files, key=lambda k: (_mtime(files[k]), k))
         return FolderSnapshot(MAILDIR_UIDVALIDITY, tuple(keys))
@@ -115,19 +117,22 @@ class MaildirMailbox:
             except OSError as err:
                 raise MailboxError(f"mailbox {self.name} uid {uid}: cannot move: {err}") from err
 
-    def keep_copy(self, folder: str, raw: bytes, message_id: str) -> None:
+    def keep_copy(self, folder: str, raw: bytes, message_id: str, *, look_first: bool) -> None:
         name = "sent-" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
         try:
-            put_once(self.path / f".{folder}", name, raw, seen=True)
+            put_once(self.path / f".{folder}", name, raw, seen=True, look_first=look_first)
         except OSError as err:
             raise MailboxError(
                 f"mailbox {self.name}: cannot file a copy in {folder}: {err}"
             ) from err
 
     def wait(self, seconds: float, stop: Callable[[], bool]) -> None:
-        """Poll ``new/`` until something is delivered, ``seconds`` pass, or ``stop()``."""
+        """Poll ``new/`` until something is delivered, ``seconds`` pass, or ``stop()``; at
+        once if something was delivered while the pass ran (it is not in the last listing)."""
         deadline = time.monotonic() + seconds
         before = self._new_names()
+        if any(name.split(":", 1)[0] not in self._listed for name in before):
+            return
         while time.monotonic() < deadline and not stop():
             time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
             if self._new_names() - before:
@@ -147,13 +152,16 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def put_once(folder: Path, name: str, raw: bytes, *, seen: bool = False) -> bool:
+def put_once(
+    folder: Path, name: str, raw: bytes, *, seen: bool = False, look_first: bool = True
+) -> bool:
     """Write a message into a Maildir under a name of ours, once: False if a message of that
-    name is there already (in new/ or cur/, whatever a mail client renamed it to). Written to
-    tmp/ and renamed, so a reader never sees half a message and a stop leaves none."""
+    name is there already (in new/ or cur/, whatever a mail client renamed it to; looked for
+    only with ``look_first``, as the listing grows with the folder). Written to tmp/ and
+    renamed, so a reader never sees half a message and a stop leaves none."""
     for sub in _SUBDIRS:
         (folder / sub).mkdir(parents=True, exist_ok=True)
-    for sub in ("new", "cur"):
+    for sub in ("new", "cur") if look_first else ():
         if any(e.name.split(":", 1)[0] == name for e in os.scandir(folder / sub)):
             return False
     temporary = folder / "tmp" / f"{name}.{os.getpid()}"

@@ -105,7 +105,7 @@ def due(session: Session, now: datetime, limit: int) -> Sequence[OutboundMessage
 def awaiting_filing(session: Session, limit: int) -> Sequence[OutboundMessage]:
     return session.exec(
         select(OutboundMessage)
-        .where(OutboundMessage.state == OutboxState.SENT)
+        .where(col(OutboundMessage.state).in_((OutboxState.SENT, OutboxState.FILING)))
         .where(col(OutboundMessage.sealed).is_not(None))
         .order_by(col(OutboundMessage.id))
         .limit(limit)
@@ -167,9 +167,20 @@ def mark_sent(session: Session, row_id: int, now: datetime) -> None:
         )
 
 
+def begin_filing(session: Session, row_id: int) -> bool:
+    """Note that the copy's APPEND begins; True if one was begun before (a stop came between
+    it and ``mark_filed``), so the folder must be looked at first."""
+    row = locked(session, row_id)
+    if row.state == OutboxState.FILING:
+        return True
+    row.state = OutboxState.FILING
+    session.add(row)
+    return False
+
+
 def mark_filed(session: Session, row_id: int, now: datetime) -> None:
     row = locked(session, row_id)
-    if row.state == OutboxState.SENT:
+    if row.state in (OutboxState.SENT, OutboxState.FILING):
         row.state = OutboxState.FILED
         row.filed_at = now
         session.add(row)

@@ -253,6 +253,7 @@ class OutboxState(StrEnum):
     QUEUED = "queued"  # waiting to be sent (``not_before`` says from when)
     SENDING = "sending"  # the SMTP DATA exchange was begun: the server may have it
     SENT = "sent"  # the server accepted it
+    FILING = "filing"  # its copy's APPEND to the Sent folder was begun: look before another
     FILED = "filed"  # sent, and a copy is in the mailbox's Sent folder
     CANCELLED = "cancelled"  # no longer wanted (a chase after the answer came)
     REFUSED = "refused"  # never to be sent: the recipient is not allow-listed

@@ -7,8 +7,10 @@ Per row, in this order (each step its own transaction, so a stop anywhere is saf
    per-recipient hourly rate? (else it waits, ``not_before``);
 2. composed once, and the bytes kept sealed on the row: a resend sends the same bytes;
 3. MAIL FROM, RCPT TO, then ``begin_data`` notes the DATA exchange, then DATA;
-4. ``sent``; then a copy goes to the mailbox's Sent folder (found there already after a stop:
-   not appended twice) and the row is ``filed``.
+4. ``sent``; then ``filing`` is noted and a copy goes to the mailbox's Sent folder, and the
+   row is ``filed``. Only a row found in ``filing`` (a stop came after the APPEND began) has the
+   folder searched for its Message-ID first: a search on every copy would read a Sent folder
+   that grows for years.
 """
 
 from __future__ import annotations
@@ -246,8 +248,10 @@ class OutboxSender:
                 if self.stop():
                     return
                 assert row_id is not None
+                with self.db.session() as session:
+                    tried = outbox.begin_filing(session, row_id)
                 try:
-                    self.sent_copies.keep_copy(self.sent_folder, raw, message_id)
+                    self.sent_copies.keep_copy(self.sent_folder, raw, message_id, look_first=tried)
                 except MailboxError as err:
                     log.warning("copy not filed in the Sent folder: %s", err)
                     return  # the next pass tries again: the reply itself went

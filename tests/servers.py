@@ -353,6 +353,7 @@ class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     data: bytes
+    at: float  # when the DATA exchange ended (time.time()): bench/reply.py's latency
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -380,7 +381,12 @@ class SmtpSink:
             await asyncio.sleep(self.data_delay)
         with self._lock:
             self._received.append(
-                Received(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.content))
+                Received(
+                    envelope.mail_from,
+                    tuple(envelope.rcpt_tos),
+                    bytes(envelope.content),
+                    time.time(),
+                )
             )
         return "250 OK"
 

@@ -99,6 +99,17 @@ def test_idle_wakes_when_mail_arrives(dovecot: Dovecot, mailbox: ImapMailbox) ->
     assert len(mailbox.snapshot().uids) == 1
 
 
+def test_mail_that_came_during_the_pass_ends_the_wait_at_once(
+    dovecot: Dovecot, mailbox: ImapMailbox
+) -> None:
+    mailbox.snapshot()
+    imap_tools.append(dovecot, "INBOX", _message(4))
+    assert mailbox.fetch("999999") is None  # a command of the pass: the server's news goes by
+    began = time.monotonic()
+    mailbox.wait(30, lambda: time.monotonic() - began > 15)
+    assert time.monotonic() - began < 5, "the wait did not see the message that came"
+
+
 def test_idle_stops_when_asked(mailbox: ImapMailbox) -> None:
     mailbox.snapshot()
     stop = threading.Event()

@@ -18,10 +18,9 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from records import outbox
-from records.tables import Case, OutboundMessage
-from tests.conftest import FIXTURES
+from records.tables import OutboundMessage
 from tests.intake.site import Site
+from tests.responders.outbox_tools import queue_replies
 from tests.servers import smtp_sink
 
 KILLS = 200
@@ -38,25 +37,8 @@ def test_sigkill_never_loses_a_reply_and_duplicates_only_inside_data(tmp_path: P
             smtp=sink,
             settings={"outgoing": {"per_recipient_per_hour": 100_000}},
         )
-        site.deliver((FIXTURES / "messages" / "referral-l2-docx-with-documents.eml").read_bytes())
-        assert site.run_once().code == 0
-        [ack] = sink.received()
+        queue_replies(site, sink, REPLIES)
         database = site.database()
-        with database.session() as session:
-            case = session.exec(select(Case)).one()
-            assert case.id is not None
-            for step in range(1, REPLIES + 1):
-                outbox.queue(
-                    session,
-                    key=outbox.outbox_key(case.ref, "acknowledgement", step),
-                    kind="acknowledgement",
-                    recipient=ack.rcpt_tos[0],
-                    now=case.created_at,
-                    message_id_domain="southlanarkshire.gov.uk",
-                    case_id=case.id,
-                    step=step,
-                )
-        sink.clear()
 
         kills = 0
         while kills < KILLS:
