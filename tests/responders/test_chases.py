@@ -76,6 +76,7 @@ def test_two_reminders_and_an_escalation_across_the_holidays(
         for item in smtp.received():
             message = item.message
             kind = str(message["X-MAPPA-Intake-Loop"])
+            _check_follow_up(message, requests[_ref(message)], kind)
             sent.append((day, _ref(message), kind, message["To"], message["Message-ID"]))
         smtp.clear()
         day += timedelta(days=1)
@@ -93,6 +94,30 @@ def test_two_reminders_and_an_escalation_across_the_holidays(
     assert all(to != COORDINATOR for _, _, kind, to, _ in sent if kind != "escalation")
     states = {c["ref"]: c["state"] for c in site.cli("cases", "--json").json_lines()}
     assert states == {unanswered: "awaiting_information", answered: "awaiting_decision"}
+
+
+def _check_follow_up(message: EmailMessage, request: EmailMessage, kind: str) -> None:
+    """A reminder or an escalation: automatic, marked, threaded under our request, and saying
+    when we asked, by when, and what is still missing, in words."""
+    ref = _ref(request)
+    assert message["Subject"].startswith(f"OFFICIAL-SENSITIVE: [{ref}] ")
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["X-Auto-Response-Suppress"] == "All"
+    assert message["In-Reply-To"] == request["Message-ID"]
+    assert message["References"].split() == [*request["References"].split(), request["Message-ID"]]
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = " ".join(str(body.get_content()).split())
+    assert text.count("OFFICIAL-SENSITIVE") >= 2
+    assert "Friday 18 December 2026" in text and "Tuesday 29 December 2026" in text
+    assert " - the " in text  # each missing item in words
+    assert "manager.name" not in text and "documents.attached" not in text
+    if kind == "escalation":
+        assert f"Asked of: {request['To']}" in text
+        assert "Reminder sent: Wednesday 30 December 2026" in text
+        assert "Reminder sent: Wednesday 6 January 2027" in text
+    else:
+        assert message["To"] == request["To"]
 
 
 def _message_ids(name: str) -> set[str]:
