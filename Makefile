@@ -8,10 +8,10 @@ STAMP  := $(VENV)/.installed
 # Debian packages the tests use: tesseract reads the scanned (image-only) forms,
 # DejaVu fonts are what the fixtures generator draws the forms with; the tests start their
 # own Dovecot (IMAP) and PostgreSQL servers on loopback (the packages' system services are
-# not used).
-DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core dovecot-imapd postgresql
+# not used); the console tests drive Debian's Chromium with Playwright (never `playwright install`).
+DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core dovecot-imapd postgresql chromium
 
-.PHONY: demo test lint pytest fixtures bench system-packages clean
+.PHONY: demo test lint pytest fixtures bench screenshots system-packages clean
 
 demo: $(STAMP)
 	$(BIN)/mappa-intake demo
@@ -25,6 +25,10 @@ lint: $(STAMP)
 
 pytest: $(STAMP) system-packages
 	$(BIN)/pytest -n 2 -q
+
+# The README's pictures of the console, taken by its browser tests.
+screenshots: $(STAMP) system-packages
+	MAPPA_SCREENSHOTS=1 $(BIN)/pytest -q tests/console/test_browser.py -k coordinator
 
 fixtures: $(STAMP) system-packages
 	$(BIN)/python -m fixtures.generate

@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="the daemon on embedded defaults, fed the sample messages (./var/)"
     )
     demo.add_argument("--once", action="store_true", help="exit after the first pass")
+    demo.add_argument("--port", type=int, default=8080, help="the console's port (default 8080)")
 
     run = commands.add_parser("run", help="the daemon: watch the mailbox, make cases")
     _config_option(run)
@@ -114,6 +115,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     _config_option(decide)
 
+    console = commands.add_parser("console", help="the Co-ordinator's web console")
+    _config_option(console)
+
+    users = commands.add_parser("users", help="console accounts")
+    users_commands = users.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
+    add = users_commands.add_parser("add", help="a new account; prints its one-time login link")
+    add.add_argument("name", metavar="NAME", help="the login name")
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=["coordinator", "deputy", "administrator", "read_only"],
+        help="what the account may do",
+    )
+    add.add_argument("--display-name", metavar="TEXT", help="the name shown on decisions")
+    _config_option(add)
+    for name, text in (
+        ("disable", "stop an account and end its sessions"),
+        ("reset", "clear an account's password and lockout; prints a new one-time login link"),
+    ):
+        action = users_commands.add_parser(name, help=text)
+        action.add_argument("name", metavar="NAME", help="the login name")
+        _config_option(action)
+    _config_option(users_commands.add_parser("list", help="the accounts, one per line"))
+
     templates = commands.add_parser("templates", help="reply templates")
     templates_commands = templates.add_subparsers(
         dest="templates_command", required=True, parser_class=_Parser
@@ -167,6 +192,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.daemon import run_daemon
 
         return run_daemon(args)
+    if args.command == "console":
+        from app.console import run_console
+
+        return run_console(args)
+    if args.command == "users":
+        from app.console import run_users
+
+        return run_users(args)
     if args.command in ("decide", "templates"):
         from app.deciding import run_decision_command
 

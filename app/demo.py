@@ -4,8 +4,9 @@ SQLite under ./var/, a local Maildir inbox under ./var/mail/inbox seeded with th
 messages of ``fixtures/messages`` (each dated as its Date header says), a storage key made for
 the run. The daemon takes them and acknowledges each case (the replies are written to the
 Maildir ./var/mail/outgoing), the cases it made are printed, and it goes on watching the inbox
-until Ctrl-C (``--once``: exits after the first pass); ``mappa-intake decide`` in another
-terminal queues a decision's reply. The web console joins it in a later issue.
+until Ctrl-C (``--once``: exits after the first pass). The web console runs beside it, in the
+same process, on http://127.0.0.1:8080/; the demo makes a Co-ordinator account and prints its
+one-time login link.
 
 ./var/ is reset at each start, but only if the demo made it: a ./var/ holding anything else
 (a real installation's database) is left alone and the demo refuses to start.
@@ -17,9 +18,10 @@ import argparse
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from app.settings import load
+from app.settings import Settings, load
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "messages"
 VAR = Path("var")
@@ -70,12 +72,60 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"\nReplies sent: {len(list(outgoing.glob('*')))} (in {outgoing}/)")
     if code != 0 or args.once:
         return code
+    link, stop_console = _start_console(settings, args.port)
+    print("\nThe console: open this one-time login link, choose a password, and work the queue:")
+    print(f"  {link}")
     print(f"\nWatching {settings['mailbox.path']}/new for more mail; Ctrl-C to stop.")
-    print("Decide a case from another terminal, in this folder:")
-    print("  mappa-intake decide MAPPA-2026-0001 --outcome accept --level 2")
     code = run_daemon(argparse.Namespace(config=None, once=False, now=None))
+    stop_console()
     _show()
     return code
+
+
+def _start_console(settings: Settings, port: int) -> tuple[str, Callable[[], None]]:
+    """The console on a thread of its own (the daemon keeps the main thread and the signals);
+    a Co-ordinator account made for the demo, and its one-time login link."""
+    import threading
+    import time
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    import uvicorn
+
+    from app.console import console_services
+    from app.runtime import open_database
+    from console.app import create_app
+    from records import people
+    from records.tables import Role
+
+    db = open_database(settings)
+    services = console_services(settings, os.environ, db)
+    services = replace(services, settings=replace(services.settings, port=port))
+    now = datetime.now(UTC)
+    with db.session() as session:
+        user = people.add_user(
+            session, "coordinator", "MAPPA Co-ordinator (demo)", Role.COORDINATOR, now
+        )
+        token = people.issue_one_time_login(session, user, now + services.settings.one_time_login)
+    config = uvicorn.Config(
+        create_app(services),
+        host=services.settings.host,
+        port=services.settings.port,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="console", daemon=True)
+    thread.start()
+    for _ in range(100):  # the link is printed once the console answers (at most 10 s)
+        if server.started or not thread.is_alive():
+            break
+        time.sleep(0.1)
+
+    def stop() -> None:
+        server.should_exit = True  # uvicorn finishes the requests under way, then returns
+        thread.join(timeout=10)
+
+    return f"{services.settings.base_url}/welcome/{token}", stop
 
 
 def _show() -> None:

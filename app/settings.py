@@ -243,6 +243,37 @@ SETTINGS: tuple[Setting, ...] = (
         "A T1-T5 deadline this many working days away or fewer is flagged as near.",
     ),
     Setting(
+        "console.host",
+        "127.0.0.1",
+        "Address the console listens on; put it behind the council's TLS proxy, never bare.",
+    ),
+    Setting("console.port", 8080, "Port the console listens on."),
+    Setting(
+        "console.public_url",
+        "",
+        "The console's address as users reach it (https://...), for one-time login links;"
+        " empty: http://host:port.",
+    ),
+    Setting(
+        "console.session_idle_minutes",
+        30,
+        "A console session left idle this long ends; the user logs in again.",
+    ),
+    Setting(
+        "console.session_hours", 10, "A console session ends this long after login, idle or not."
+    ),
+    Setting(
+        "console.lockout_failures",
+        5,
+        "Wrong passwords in a row that lock an account for console.lockout_minutes.",
+    ),
+    Setting("console.lockout_minutes", 15, "How long a locked account stays locked."),
+    Setting(
+        "console.one_time_login_hours",
+        24,
+        "How long a one-time login link (users add, users reset, the demo) stays valid.",
+    ),
+    Setting(
         "storage.key_env",
         "MAPPA_DATA_KEY",
         "Environment variable holding the base64 AES-256 key that seals stored mail.",
@@ -347,6 +378,13 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError("smtp.host: required when outgoing.kind is smtp")
     if not 0 <= values["chase.send_hour"] <= 23:
         raise ConfigError("chase.send_hour: must be an hour from 0 to 23")
+    for key in (
+        "console.session_idle_minutes",
+        "console.session_hours",
+        "console.lockout_failures",
+    ):
+        if values[key] < 1:
+            raise ConfigError(f"{key}: must be at least 1")
     if values["outgoing.per_recipient_per_hour"] < 1:
         raise ConfigError("outgoing.per_recipient_per_hour: must be at least 1")
     url = str(values["database.url"])

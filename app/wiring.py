@@ -13,6 +13,7 @@ from app.settings import ConfigError, Settings
 from parsers.limits import MIB, Limits
 
 if TYPE_CHECKING:  # triage (and the holidays tables) load only for `check` and the daemon
+    from console.settings import ConsoleSettings
     from intake.casework import CaseworkSettings
     from intake.mailbox import Mailbox
     from intake.screening import ScreeningPolicy
@@ -233,3 +234,21 @@ def transport_from(settings: Settings, environ: Mapping[str, str]) -> Transport:
         return SmtpTransport(smtp, secret)
     except ValueError as err:
         raise ConfigError(str(err)) from err
+
+
+def console_settings_from(settings: Settings) -> ConsoleSettings:
+    from datetime import timedelta
+
+    from console.settings import ConsoleSettings
+
+    return ConsoleSettings(
+        host=str(settings["console.host"]),
+        port=int(settings["console.port"]),
+        public_url=str(settings["console.public_url"]),
+        session_idle=timedelta(minutes=int(settings["console.session_idle_minutes"])),
+        session_limit=timedelta(hours=int(settings["console.session_hours"])),
+        lockout_failures=int(settings["console.lockout_failures"]),
+        lockout=timedelta(minutes=int(settings["console.lockout_minutes"])),
+        one_time_login=timedelta(hours=int(settings["console.one_time_login_hours"])),
+        near_working_days=int(settings["deadlines.near_working_days"]),
+    )

@@ -22,6 +22,7 @@ from records.tables import (
     DeadlineRow,
     Decision,
     EventKind,
+    FieldCorrection,
     Form,
     FormField,
     InboundMessage,
@@ -132,14 +133,102 @@ def add_form(
 
 def merged_fields(session: Session, case_id: int) -> dict[str, Any]:
     """The case's field values: each form's over the earlier ones' (a reply's answer
-    replaces the gap it fills)."""
+    replaces the gap it fills), and a person's correction over them all (an empty
+    correction says the field is not there)."""
     rows = session.exec(
         select(FormField.name, FormField.value)
         .join(Form, col(Form.id) == FormField.form_id)
         .where(Form.case_id == case_id)
         .order_by(col(Form.id), col(FormField.id))
     ).all()
-    return {name: value for name, value in rows if value not in (None, "", [])}
+    values = {name: value for name, value in rows if not _empty(value)}
+    for name, correction in corrections_of(session, case_id).items():
+        if _empty(correction.value):
+            values.pop(name, None)
+        else:
+            values[name] = correction.value
+    return values
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def corrections_of(session: Session, case_id: int) -> dict[str, FieldCorrection]:
+    """The correction in force of each corrected field (the newest)."""
+    rows = session.exec(
+        select(FieldCorrection)
+        .where(FieldCorrection.case_id == case_id)
+        .order_by(col(FieldCorrection.id))
+    ).all()
+    return {row.name: row for row in rows}
+
+
+def add_correction(
+    session: Session, case: Case, name: str, value: Any, reason: str, by: str, now: datetime
+) -> FieldCorrection:
+    """Keep a person's value for a field; the parser's stays as it was read. The caller
+    re-runs triage, which refreshes the queue keys."""
+    assert case.id is not None
+    row = FieldCorrection(
+        case_id=case.id,
+        name=name[:60],
+        value=value,
+        reason=reason[:500],
+        corrected_by=by[:200],
+        corrected_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def form_fields(session: Session, case_id: int) -> list[tuple[Form, FormField]]:
+    """Every field every form of the case gave, as read, in arrival order."""
+    rows = session.exec(
+        select(Form, FormField)
+        .join(FormField, col(FormField.form_id) == Form.id)
+        .where(Form.case_id == case_id)
+        .order_by(col(Form.id), col(FormField.id))
+    ).all()
+    return [(form, found) for form, found in rows]
+
+
+def forms_of(session: Session, case_id: int) -> Sequence[Form]:
+    return session.exec(select(Form).where(Form.case_id == case_id).order_by(col(Form.id))).all()
+
+
+# Deadlines the queue sorts on: those the Co-ordinator's handling can still meet or miss
+# (T6-T9 are reviews and meetings after the decision).
+QUEUE_TIMESCALES = ("T1", "T2", "T3", "T4", "T5")
+
+
+def refresh_queue_keys(session: Session, case: Case) -> None:
+    """Set the case's queue sort keys from its current proposal, decision and fields."""
+    assert case.id is not None
+    proposal = current_proposal(session, case.id)
+    decision = latest_decision(session, case.id)
+    unmet = sorted(
+        (d.due, d.timescale)
+        for d in (deadlines_of(session, proposal.id) if proposal and proposal.id else ())
+        if d.timescale in QUEUE_TIMESCALES and d.status != "met"
+    )
+    case.next_due, case.next_due_timescale = unmet[0] if unmet else (None, None)
+    decided_level = decision.level if decision is not None else None
+    case.level = (
+        decided_level if decided_level is not None else (proposal.level if proposal else None)
+    )
+    corrected = corrections_of(session, case.id)
+    confidences = [
+        found.confidence
+        for _form, found in form_fields(session, case.id)
+        if found.name not in corrected
+    ]
+    # A person's correction is certain; a field nobody corrected is as strong as the parser said.
+    if corrected:
+        confidences.append(1.0)
+    case.weakest_confidence = min(confidences) if confidences else None
+    session.add(case)
 
 
 def case_attachments(session: Session, case_id: int) -> tuple[str, ...]:
@@ -181,6 +270,8 @@ def save_assessment(
                 status=deadline.status,
             )
         )
+    session.flush()
+    refresh_queue_keys(session, case)
     record_event(
         session,
         EventKind.PROPOSED,

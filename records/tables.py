@@ -5,6 +5,10 @@ Two halves:
 * the **ledger** of what came in: ``InboundMessage`` (one row per message, whatever became of
   it), ``StoredBlob`` (its raw bytes and attachments, sealed), ``QuarantineEntry`` and
   ``MailboxLease``;
+* the **console's** people: ``ConsoleUser`` with a role, ``ConsoleSession`` (server-side, so
+  a logout or a disabled account ends it at once), ``OneTimeLogin`` links, the append-only
+  ``AuditEntry`` of who viewed and did what, and ``FieldCorrection`` (a person's value for a
+  field, kept apart from the parser's);
 * the **casework**: ``Case`` with its ``Form`` and ``FormField`` rows, each triage result
   (``Proposal`` and its ``DeadlineRow``), the Co-ordinator's ``Decision`` (kept apart from the
   proposal), ``OutboundMessage`` (our own Message-IDs, so replies find their case) and the
@@ -175,6 +179,14 @@ class Case(SQLModel, table=True):
     received_at: datetime = _utc()  # receipt of the first form: T4/T5 count from here
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
+    # The console queue's sort keys, kept by records.cases.refresh_queue_keys whenever triage
+    # or a decision changes them (added in 0003), so the queue of thousands of cases is one
+    # indexed query: the earliest unmet T1-T5 due date, the level in force (decided, else
+    # proposed), and the confidence of the weakest field.
+    next_due: date | None = Field(default=None, index=True)
+    next_due_timescale: str | None = Field(default=None, max_length=4)
+    level: int | None = None
+    weakest_confidence: float | None = None
 
 
 class Form(SQLModel, table=True):
@@ -247,6 +259,9 @@ class Decision(SQLModel, table=True):
     reasons: list[str] | None = _json(nullable=True)
     decided_by: str = Field(max_length=200)
     decided_at: datetime = _utc()
+    # The reply's text as the Co-ordinator edited it in the console before approving it;
+    # None sends the template's words (added in 0003).
+    reply_text: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class OutboxState(StrEnum):
@@ -355,3 +370,84 @@ class EventKind(StrEnum):
     CHASE_STOPPED = "chase_stopped"
     BOUNCED = "bounced"
     NOT_SENT = "not_sent"  # a reply refused (recipient) or failed for good: detail.state says
+
+
+class Role(StrEnum):
+    """What a console user may do (console/access.py holds the rules)."""
+
+    COORDINATOR = "coordinator"
+    DEPUTY = "deputy"  # acts for the Co-ordinator when away (domain.md §7)
+    ADMINISTRATOR = "administrator"  # accounts and the audit log; no casework
+    READ_ONLY = "read_only"
+
+
+class ConsoleUser(SQLModel, table=True):
+    __tablename__ = "console_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)  # the login name
+    display_name: str = Field(max_length=200)  # shown on decisions and in the audit log
+    role: Role = Field(sa_type=_enum(Role, 20))
+    # argon2id, in PHC string form; "" until the user sets one through a one-time login.
+    password_hash: str = Field(default="", max_length=200)
+    active: bool = True
+    failed_logins: int = 0  # since the last success: the lockout counts these
+    locked_until: datetime | None = _utc(nullable=True)
+    created_at: datetime = _utc()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A logged-in browser. The cookie holds a random token; only its SHA-256 is kept here,
+    so a copy of the database lets nobody in."""
+
+    __tablename__ = "console_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="console_user.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _utc()
+    last_seen_at: datetime = _utc()
+    expires_at: datetime = _utc()  # the absolute limit; idleness ends it sooner
+
+
+class OneTimeLogin(SQLModel, table=True):
+    """A link that lets one person in once, to set a password (``users add``/``reset``, and
+    the demo's login)."""
+
+    __tablename__ = "one_time_login"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="console_user.id", index=True)
+    expires_at: datetime = _utc()
+    used_at: datetime | None = _utc(nullable=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did or saw what, when: every view of a case and every decision (domain.md §9).
+    Append-only like the event log (the migration adds the triggers). ``detail`` holds
+    references and field names, never a field's value."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc()
+    user_name: str = Field(max_length=100, index=True)
+    role: str = Field(max_length=20)
+    action: str = Field(max_length=40, index=True)
+    target: str = Field(default="", max_length=100, index=True)  # a case ref, a user, an id
+    detail: dict[str, Any] = _json()
+
+
+class FieldCorrection(SQLModel, table=True):
+    """A person's value for one field of a case, over the parser's (which stays as read).
+    The newest correction of a field is the one in force."""
+
+    __tablename__ = "field_correction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    name: str = Field(max_length=60)
+    value: Any = _json()
+    reason: str = Field(default="", max_length=500)
+    corrected_by: str = Field(max_length=200)
+    corrected_at: datetime = _utc()

@@ -81,6 +81,15 @@ def _deadline(row: DeadlineRow, flag: DeadlineFlagger | None) -> dict[str, Any]:
     return shown
 
 
+def case_alerts(session: Session, case_id: int) -> list[str]:
+    replies = session.exec(
+        select(OutboundMessage)
+        .where(OutboundMessage.case_id == case_id)
+        .order_by(col(OutboundMessage.id))
+    ).all()
+    return _alerts(session, replies)
+
+
 def _alerts(session: Session, replies: Sequence[OutboundMessage]) -> list[str]:
     """What the Co-ordinator must see: a reply that bounced, failed or may not be sent."""
     alerts = []

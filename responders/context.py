@@ -77,6 +77,12 @@ class ContextBuilder:
             context = self._with_request(session, context, row)
         return context
 
+    def for_decision(self, session: Session, case: Case, decision: Decision) -> ReplyContext:
+        """The context of ``decision``'s reply (the decision may not be saved yet: the
+        console shows the reply before it is approved)."""
+        context, values = self._of_case(session, case)
+        return self._with_decision(context, case, decision, values)
+
     def preview(self, session: Session, case: Case, name: str, now: datetime) -> ReplyContext:
         """A context for showing template ``name`` on ``case``: its newest decision, else one
         taken from the proposal (an acceptance preview at the level its name says)."""

@@ -59,6 +59,50 @@ class DecisionPolicy:
     calendar: WorkingCalendar
 
 
+def draft(
+    session: Session,
+    case: Case,
+    *,
+    outcome: str,
+    level: int | None,
+    reasons: tuple[str, ...],
+    note: str,
+    by: str,
+    now: datetime,
+    redirect_to: str | None = None,
+    reply_text: str | None = None,
+) -> Decision:
+    """The decision as it would be recorded, checked but not saved (the console previews its
+    reply from this); raises DecisionRefused saying what to add or change."""
+    assert case.id is not None
+    if outcome not in OUTCOMES:
+        raise DecisionRefused(f"outcome must be one of {', '.join(OUTCOMES)}")
+    if case.state is CaseState.CLOSED:
+        raise DecisionRefused(f"{case.ref} is closed")
+    proposal = case_records.current_proposal(session, case.id)
+    values = case_records.merged_fields(session, case.id)
+    referred = values.get("level.proposed")
+    level, reasons = _checked(outcome, level, reasons, proposal, referred)
+    _refuse_repeat(session, case.id, outcome, level)
+    if outcome == "redirect" and not redirect_to:
+        raise DecisionRefused("a redirect needs --to: the other area's Co-ordinator's address")
+    return Decision(
+        case_id=case.id,
+        outcome=outcome,
+        level=level,
+        note=note[:2000],
+        reasons=list(reasons),
+        decided_by=by[:200],
+        decided_at=now,
+        reply_text=reply_text or None,
+    )
+
+
+def reply_kind(outcome: str) -> ReplyKind | None:
+    """The reply a decision's outcome calls for (``record`` needs none)."""
+    return _REPLY.get(outcome)
+
+
 def decide(
     session: Session,
     case: Case,
@@ -71,39 +115,40 @@ def decide(
     now: datetime,
     policy: DecisionPolicy,
     redirect_to: str | None = None,
+    reply_text: str | None = None,
 ) -> Decided:
     assert case.id is not None
-    if outcome not in OUTCOMES:
-        raise DecisionRefused(f"outcome must be one of {', '.join(OUTCOMES)}")
-    if case.state is CaseState.CLOSED:
-        raise DecisionRefused(f"{case.ref} is closed")
-    proposal = case_records.current_proposal(session, case.id)
-    values = case_records.merged_fields(session, case.id)
-    referred = values.get("level.proposed")
-    level, reasons = _checked(outcome, level, reasons, proposal, referred)
-    _refuse_repeat(session, case.id, outcome, level)
+    decision = draft(
+        session,
+        case,
+        outcome=outcome,
+        level=level,
+        reasons=reasons,
+        note=note,
+        by=by,
+        now=now,
+        redirect_to=redirect_to,
+        reply_text=reply_text,
+    )
     first = _first_message(session, case.id)
     agency = first.from_address if first else None
     recipient = redirect_to if outcome == "redirect" else agency
-    if outcome == "redirect" and not redirect_to:
-        raise DecisionRefused("a redirect needs --to: the other area's Co-ordinator's address")
-    decision = Decision(
-        case_id=case.id,
-        outcome=outcome,
-        level=level,
-        note=note[:2000],
-        reasons=list(reasons),
-        decided_by=by[:200],
-        decided_at=now,
-    )
     session.add(decision)
     session.flush()
     outbox.cancel_chases(session, case.id, "a new decision was made", now)
     case.state = CaseState.AWAITING_INFORMATION if outcome == "request_info" else CaseState.DECIDED
     case.updated_at = now
-    session.add(case)
-    record_event(session, EventKind.DECIDED, now, case_id=case.id, outcome=outcome, level=level)
-    kind = _REPLY.get(outcome)
+    case_records.refresh_queue_keys(session, case)
+    record_event(
+        session,
+        EventKind.DECIDED,
+        now,
+        case_id=case.id,
+        outcome=outcome,
+        level=decision.level,
+        edited=decision.reply_text is not None,
+    )
+    kind = reply_kind(outcome)
     if kind is None:
         return Decided(decision, None, None)
     try:

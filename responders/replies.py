@@ -19,7 +19,7 @@ from intake.envelope import read_headers, strip_our_headers
 from records import cases as case_records
 from records import ledger, outbox
 from records.sealing import Sealer
-from records.tables import InboundMessage, OutboundMessage
+from records.tables import Decision, InboundMessage, OutboundMessage
 from responders.compose import Reply, ReplyKind, Thread, compose
 from responders.context import ContextBuilder
 from responders.settings import ReplySettings
@@ -46,7 +46,11 @@ class ReplyComposer:
         """The message for ``row`` (raises RecipientRefused, jinja2 errors)."""
         kind = ReplyKind(row.kind)
         context = self.contexts.for_row(session, row)
-        rendered = self.templates.render(kind, context)
+        decision = session.get(Decision, row.decision_id) if row.decision_id else None
+        if decision is not None and decision.reply_text and kind not in _FOLLOW_UPS:
+            rendered = self.templates.render_edited(kind, context, decision.reply_text)
+        else:
+            rendered = self.templates.render(kind, context)
         reply = Reply(
             kind=kind,
             to=row.recipient,

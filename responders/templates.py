@@ -99,6 +99,18 @@ class Templates:
     def render(self, kind: ReplyKind, context: ReplyContext) -> Rendered:
         return self.render_named(template_name(kind, context), context)
 
+    def render_edited(self, kind: ReplyKind, context: ReplyContext, text: str) -> Rendered:
+        """The reply as the Co-ordinator edited its words in the console: the template's
+        subject, their text (the protective marking put back at the top and the foot if
+        they took it out), and an HTML part made of the same paragraphs, escaped."""
+        title = self.render(kind, context).title
+        marked = with_marking(text, context.marking)
+        paragraphs = [block.splitlines() for block in marked.split("\n\n") if block.strip()]
+        html = self._env.get_template("_edited.html").render(
+            marking=context.marking, case_ref=context.case_ref, paragraphs=paragraphs
+        )
+        return Rendered(title=title, text=marked, html=html)
+
     def render_named(self, name: str, context: ReplyContext) -> Rendered:
         values = asdict(context)
         text_template = self._env.get_template(f"{name}.txt")
@@ -108,3 +120,14 @@ class Templates:
             text=text_template.render(values),
             html=self._env.get_template(f"{name}.html").render(values),
         )
+
+
+def with_marking(text: str, marking: str) -> str:
+    """``text`` with ``marking`` as its first and last lines (domain.md §9: the marking goes
+    on every outgoing message)."""
+    lines = text.replace("\r\n", "\n").strip().split("\n")
+    if lines[0].strip() != marking:
+        lines = [marking, "", *lines]
+    if lines[-1].strip() != marking:
+        lines = [*lines, "", marking]
+    return "\n".join(lines) + "\n"

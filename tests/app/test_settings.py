@@ -11,7 +11,7 @@ import pytest
 from app.settings import SETTINGS, ConfigError, example, load
 from tests.conftest import ROOT, Run
 
-CODE_DIRS = ("app", "parsers", "triage", "intake", "records")
+CODE_DIRS = ("app", "parsers", "triage", "intake", "records", "console")
 
 
 def test_every_setting_is_documented() -> None:

@@ -1,0 +1,105 @@
+"""The queue: open cases by urgency, with filters and counts (records/queue.py sorts)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from urllib.parse import urlencode
+
+from starlette.responses import Response
+
+from console.services import ConsoleServices
+from console.web import Call, Frame, frame, render
+from records.audit import AuditAction, audit
+from records.queue import QueueCounts, QueueFilter, filter_choices, queue_counts, queue_page
+from records.tables import Case, CaseState
+
+PAGE_SIZE = 50  # a screenful and a scroll: the Co-ordinator works from the top
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    ref: str
+    state: str
+    form_type: str
+    category: str
+    agency: str
+    level: int | None
+    received: datetime
+    next_due: date | None
+    next_due_timescale: str
+    urgency: str  # "missed", "near" or ""
+    weakest_confidence: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePageContext:
+    frame: Frame
+    rows: list[QueueRow]
+    counts: QueueCounts
+    wanted: QueueFilter
+    choices: dict[str, list[str]]
+    states: list[str]
+    filter_query: str  # the filters as a query string, for the page links
+    total: int
+    page: int
+    pages: int
+
+
+def _row(case: Case, today: date, near_limit: date) -> QueueRow:
+    urgency = ""
+    if case.next_due is not None:
+        urgency = (
+            "missed" if case.next_due < today else "near" if case.next_due <= near_limit else ""
+        )
+    return QueueRow(
+        ref=case.ref,
+        state=str(case.state),
+        form_type=case.form_type,
+        category=case.category or "",
+        agency=case.agency or "",
+        level=case.level,
+        received=case.received_at,
+        next_due=case.next_due,
+        next_due_timescale=case.next_due_timescale or "",
+        urgency=urgency,
+        weakest_confidence=case.weakest_confidence,
+    )
+
+
+def _page_number(text: str) -> int:
+    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else 1
+
+
+def queue(services: ConsoleServices, call: Call) -> Response:
+    viewer = call.user()
+    states = [s.value for s in CaseState]
+    state = call.query.get("state", "")
+    wanted = QueueFilter(
+        state=state if state in (*states, "all") else "",
+        agency=call.query.get("agency", "")[:20],
+        category=call.query.get("category", "")[:40],
+        form_type=call.query.get("form_type", "")[:20],
+    )
+    page = _page_number(call.query.get("page", "1"))
+    today, near_limit = services.today(), services.near_limit()
+    with services.db.session() as session:
+        cases, total = queue_page(
+            session, wanted, today, near_limit, (page - 1) * PAGE_SIZE, PAGE_SIZE
+        )
+        counts = queue_counts(session, today, near_limit)
+        choices = filter_choices(session)
+        audit(session, services.clock(), viewer.name, viewer.role, AuditAction.VIEW_QUEUE)
+    context = QueuePageContext(
+        frame=frame(call, "queue"),
+        rows=[_row(case, today, near_limit) for case in cases],
+        counts=counts,
+        wanted=wanted,
+        choices=choices,
+        states=states,
+        filter_query=urlencode(asdict(wanted)),
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+    )
+    return render("queue.html", context)

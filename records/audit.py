@@ -1,0 +1,75 @@
+"""The audit log: who saw or did what, when (domain.md §9: every access to a case by a person
+is audited). Append-only: the database refuses UPDATE and DELETE on it (migration 0003).
+
+``detail`` carries references, field names and outcomes, never a field's value or a
+person's particulars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from records.tables import AuditEntry
+
+
+class AuditAction:
+    """The actions written to the audit log (a plain namespace: new ones need no migration)."""
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOCKED_OUT = "locked_out"
+    LOGOUT = "logout"
+    PASSWORD_SET = "password_set"
+    VIEW_QUEUE = "view_queue"
+    VIEW_CASE = "view_case"
+    VIEW_DOCUMENT = "view_document"
+    CORRECT_FIELD = "correct_field"
+    PREVIEW_REPLY = "preview_reply"
+    DECIDE = "decide"
+    REFUSED = "refused"  # a user tried something their role does not allow
+    VIEW_QUARANTINE = "view_quarantine"
+    QUARANTINE_RELEASE = "quarantine_release"
+    QUARANTINE_REPROCESS = "quarantine_reprocess"
+    QUARANTINE_DELETE = "quarantine_delete"
+    VIEW_AUDIT = "view_audit"
+    VIEW_REPORT = "view_report"
+    USER_ADDED = "user_added"
+    USER_DISABLED = "user_disabled"
+    USER_RESET = "user_reset"
+
+
+def audit(
+    session: Session,
+    at: datetime,
+    user_name: str,
+    role: str,
+    action: str,
+    target: str = "",
+    **detail: Any,
+) -> None:
+    session.add(
+        AuditEntry(
+            at=at,
+            user_name=user_name[:100],
+            role=role[:20],
+            action=action,
+            target=target[:100],
+            detail=detail,
+        )
+    )
+
+
+def entries(
+    session: Session, *, target: str | None = None, limit: int = 200, before_id: int | None = None
+) -> Sequence[AuditEntry]:
+    """The newest entries first (``before_id`` pages back)."""
+    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
+    if target:
+        query = query.where(AuditEntry.target == target)
+    if before_id is not None:
+        query = query.where(col(AuditEntry.id) < before_id)
+    return session.exec(query).all()

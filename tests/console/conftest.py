@@ -1,0 +1,191 @@
+"""The console served for real: ``mappa-intake console`` on a loopback port, over a database
+the real daemon filled from the fixture messages, its replies going to a real SMTP server
+(aiosmtpd); Debian's Chromium driven by Playwright (launched by its path: never
+``playwright install``)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT
+from tests.intake.site import Site
+from tests.servers import SmtpSink, free_port, smtp_sink
+
+# The scanned forms need OCR (half a minute each): the console's tests do without them.
+SLOW = ("rp-referral-scan.eml", "scanned-hard-copy.eml")
+PASSWORD = "fictional passphrase for tests"
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+XSS_MESSAGE_ID = "<20270105092000.xss.mappa@southlanarkshire.gov.uk>"
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        pytest.fail("Debian's chromium is not installed: make test installs it (apt-get)")
+    return found
+
+
+def xss_message() -> bytes:
+    """A typed notification whose index offence carries markup meant to run in the console."""
+    raw = (FIXTURES / "messages" / "notification-in-text-body.eml").read_bytes()
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    body = message.get_content()
+    body = re.sub(r"^Index offence:$", f"Index offence: {XSS}", body, count=1, flags=re.M)
+    del message["Message-ID"]
+    message["Message-ID"] = XSS_MESSAGE_ID
+    message.set_content(body, cte="quoted-printable")
+    return bytes(message)
+
+
+@dataclass
+class ConsoleSite:
+    site: Site
+    base_url: str
+    sink: SmtpSink
+    process: subprocess.Popen[bytes]
+
+    def add_user(self, name: str, role: str, display_name: str) -> str:
+        """A new account with PASSWORD set through its one-time link, as a person would."""
+        made = self.site.cli("users", "add", name, "--role", role, "--display-name", display_name)
+        assert made.code == 0, made.stderr
+        link = made.stdout.strip().splitlines()[-1].strip()
+        assert link.startswith(f"{self.base_url}/welcome/")
+        form = urllib.parse.urlencode({"password": PASSWORD, "repeat": PASSWORD}).encode()
+        request = urllib.request.Request(link, data=form, method="POST")
+        opener = urllib.request.build_opener(_NoRedirect())
+        try:
+            opener.open(request)
+        except urllib.error.HTTPError as err:
+            assert err.code == 303, err.code
+        return name
+
+    def query(self, sql: str, **params: Any) -> list[Any]:
+        import sqlalchemy as sa
+
+        db = self.site.database()
+        try:
+            with db.engine.connect() as connection:
+                return list(connection.execute(sa.text(sql), params).all())
+        finally:
+            db.dispose()
+
+    def execute(self, sql: str, **params: Any) -> None:
+        import sqlalchemy as sa
+
+        db = self.site.database()
+        try:
+            with db.engine.begin() as connection:
+                connection.execute(sa.text(sql), params)
+        finally:
+            db.dispose()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the console stopped at start: exit {process.returncode}")
+        try:
+            urllib.request.urlopen(url + "/login", timeout=2)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    pytest.fail("the console did not answer within 30 s")
+
+
+@pytest.fixture(scope="module")
+def console_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
+    folder = tmp_path_factory.mktemp("console")
+    port = free_port()
+    with smtp_sink() as sink:
+        site = Site(
+            folder,
+            f"sqlite:///{folder / 'var' / 'mappa.db'}",
+            smtp=sink,
+            settings={"console": {"port": port}},
+        )
+        for path in sorted((FIXTURES / "messages").glob("*.eml")):
+            if path.name not in SLOW:
+                site.deliver(path.read_bytes())
+        site.deliver(xss_message())
+        ran = site.run_once()
+        assert ran.code == 0, ran.stderr
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "console", "--config", str(site.config)],
+            cwd=ROOT,
+            env=site.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_serving(base_url, process)
+            yield ConsoleSite(site, base_url, sink, process)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (no cookies) per test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def log_in(page: Any, base_url: str, name: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base_url}/login")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """The page as the README shows it: written to docs/screenshots when MAPPA_SCREENSHOTS is
+    set (``make screenshots``), else to a temporary folder (taken all the same, so a page that
+    cannot be drawn fails the test)."""
+    import os
+    import tempfile
+
+    folder = SCREENSHOTS if os.environ.get("MAPPA_SCREENSHOTS") else Path(tempfile.mkdtemp())
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    assert path.stat().st_size > 10_000
+    return path
