@@ -24,7 +24,7 @@ from console.access import Permission
 from console.errors import ConsoleError, NotLoggedIn
 from console.security import SecurityMiddleware
 from console.services import ConsoleServices
-from console.views import case, deciding, login, queue
+from console.views import case, deciding, documents, login, queue
 from console.web import Frame, PageFunction, page, render
 
 STATIC = Path(__file__).parent / "static"
@@ -52,6 +52,7 @@ def _routes(services: ConsoleServices) -> list[Route | Mount]:
         route("/welcome/{token}", login.set_password, None, "POST"),
         route("/", queue.queue, view),
         route("/cases/{ref}", case.case_page, view),
+        route("/cases/{ref}/forms/{form_id}/pages/{number}", documents.page_image, view),
         route("/cases/{ref}/fields", deciding.correct_field, correct, "POST"),
         route("/cases/{ref}/reply", deciding.preview_reply, decide_, "POST"),
         route("/cases/{ref}/decide", deciding.approve, decide_, "POST"),

@@ -140,6 +140,22 @@ def raw_bytes(session: Session, inbound_id: int, sealer: Sealer) -> bytes:
     return sealer.open(blob.sealed, blob.key_id)
 
 
+def attachment_bytes(session: Session, inbound_id: int, name: str, sealer: Sealer) -> bytes:
+    """An attachment of the message as it came (the first of that name)."""
+    blob = session.exec(
+        select(StoredBlob)
+        .where(
+            StoredBlob.inbound_id == inbound_id,
+            StoredBlob.kind == "attachment",
+            StoredBlob.name == name,
+        )
+        .order_by(col(StoredBlob.id))
+    ).first()
+    if blob is None:
+        raise NotFound(f"message {inbound_id}: no stored attachment {name!r}")
+    return sealer.open(blob.sealed, blob.key_id)
+
+
 def begin_attempt(session: Session, message: InboundMessage) -> int:
     message.attempts += 1
     session.add(message)

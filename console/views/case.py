@@ -10,8 +10,10 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from console import fields as field_words
-from console.errors import PageNotFound
+from console.documents import DocumentView
 from console.services import ConsoleServices
+from console.views.documents import document_view, part_name
+from console.views.finding import find_case, form_of
 from console.web import Call, Frame, frame, render
 from records import cases as case_records
 from records.audit import AuditAction, audit
@@ -105,6 +107,7 @@ class ThreadItem:
 class DocumentLink:
     form_id: int
     name: str
+    shown: bool  # the one drawn beside the fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,32 +121,39 @@ class CasePageContext:
     decisions: list[DecisionView]
     thread: list[ThreadItem]
     documents: list[DocumentLink]
+    document: DocumentView  # the form drawn beside the fields
+    document_form_id: int
     alerts: list[str]
     outcomes: list[tuple[str, str]]
     field_names: list[tuple[str, str]]  # every field a correction may set: (name, label)
     error: str  # why the last decision or correction was refused
 
 
-def find_case(session: Session, ref: str) -> Case:
-    case = case_records.find_by_ref(session, ref)
-    if case is None:
-        raise PageNotFound(f"No case {ref[:30]}.")
-    return case
-
-
 def case_page(services: ConsoleServices, call: Call) -> Response:
     viewer = call.user()
     with services.db.session() as session:
         case = find_case(session, call.path_params["ref"])
-        context = case_context(services, session, case, frame(call, "queue"))
+        shown = call.query.get("form", "")
+        form_id = int(shown) if shown.isdigit() and len(shown) < 10 else None
+        context = case_context(services, session, case, frame(call, "queue"), form_id=form_id)
         audit(session, services.clock(), viewer.name, viewer.role, AuditAction.VIEW_CASE, case.ref)
     return render("case.html", context)
 
 
 def case_context(
-    services: ConsoleServices, session: Session, case: Case, page_frame: Frame, error: str = ""
+    services: ConsoleServices,
+    session: Session,
+    case: Case,
+    page_frame: Frame,
+    error: str = "",
+    form_id: int | None = None,
 ) -> CasePageContext:
+    """``form_id``: the form to draw beside the fields (default: the case's first)."""
     assert case.id is not None
+    forms = case_records.forms_of(session, case.id)
+    drawn = (
+        form_of(session, case, form_id) if form_id is not None else (forms[0] if forms else None)
+    )
     proposal = case_records.current_proposal(session, case.id)
     deadlines = case_records.deadlines_of(session, proposal.id) if proposal and proposal.id else []
     values = case_records.merged_fields(session, case.id)
@@ -184,9 +194,11 @@ def case_context(
         decisions=_decisions(session, case.id),
         thread=_thread(session, case.id),
         documents=[
-            DocumentLink(form.id or 0, form.source.rpartition("#")[2] or form.source)
-            for form in case_records.forms_of(session, case.id)
+            DocumentLink(form.id or 0, part_name(form) or "the e-mail's text", form is drawn)
+            for form in forms
         ],
+        document=document_view(services, session, drawn) if drawn else DocumentView("none"),
+        document_form_id=(drawn.id or 0) if drawn else 0,
         alerts=case_alerts(session, case.id),
         outcomes=[(o, OUTCOME_WORDS[o]) for o in OUTCOMES],
         field_names=sorted(field_words.LABELS.items(), key=lambda item: item[1]),
@@ -220,7 +232,7 @@ def _fields(session: Session, case_id: int) -> list[FieldRow]:
                 typed=field_words.as_typed(value),
                 confidence=confidence,
                 evidence=found.evidence if found else "",
-                source=(form.source.rpartition("#")[2] or form.source) if form else "",
+                source=(part_name(form) or "the e-mail's text") if form else "",
                 weak=confidence < field_words.WEAK_CONFIDENCE,
                 parsed_value=field_words.shown(parsed) if correction else "",
                 corrected_by=correction.corrected_by if correction else "",

@@ -13,7 +13,8 @@ from console import fields as field_words
 from console.auth import Viewer
 from console.errors import BadForm
 from console.services import ConsoleServices
-from console.views.case import OUTCOME_WORDS, case_context, find_case
+from console.views.case import OUTCOME_WORDS, case_context
+from console.views.finding import find_case
 from console.web import Call, Frame, frame, redirect, render
 from records import cases as case_records
 from records.audit import AuditAction, audit

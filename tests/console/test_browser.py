@@ -62,6 +62,9 @@ def test_the_coordinator_corrects_a_field_edits_the_reply_and_it_reaches_the_age
     ref = ref_of(console_site, message_id("referral-l3-missing-manager.eml"))
     page.get_by_role("link", name=ref).click()
     assert page.get_by_role("heading", name=re.compile(ref)).is_visible()
+    # The Word form drawn beside the fields: the surname read from it is in its text.
+    surname = page.locator("#field-person\\.surname td.value").inner_text().strip()
+    assert surname and surname in page.locator(".document .docx").inner_text()
     checklist = page.locator(".checklist .missing").all_inner_texts()
     assert any("manager" in item.lower() for item in checklist), checklist
     screenshot(page, "case")
@@ -137,6 +140,12 @@ def test_a_deputy_decides_when_the_coordinator_is_away(
     log_in(page, console_site.base_url, "dan")
     ref = ref_of(console_site, message_id("rp-notification-level-2-pdf.eml"))
     page.goto(f"{console_site.base_url}/cases/{ref}")
+    # The PDF form drawn beside the fields, page by page.
+    first_page = page.get_by_alt_text("Page 1 of the form as received")
+    first_page.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 500", arg=first_page.element_handle()
+    )
     page.get_by_label(re.compile("^Record only")).check()
     page.get_by_role("button", name="Show the reply").click()
     page.get_by_role("button", name="Approve and record").click()
