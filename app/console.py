@@ -13,7 +13,10 @@ from app.exits import EXIT_OK, EXIT_PROBLEM, fail
 from app.settings import ConfigError, Settings, load
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from console.services import ConsoleServices
+    from console.settings import ConsoleSettings
     from records.database import Database
 
 
@@ -62,14 +65,13 @@ def run_console(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def serve(services: ConsoleServices) -> None:
-    """Serve until Ctrl-C (uvicorn handles the signals)."""
+def console_server(services: ConsoleServices) -> uvicorn.Server:
+    """The console's web server (``serve`` runs it; the demo runs it on a thread)."""
     import uvicorn
 
     from console.app import create_app
 
-    print(f"mappa-intake console: {services.settings.base_url}/", flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(services),
         host=services.settings.host,
         port=services.settings.port,
@@ -78,6 +80,18 @@ def serve(services: ConsoleServices) -> None:
         proxy_headers=True,
         server_header=False,
     )
+    return uvicorn.Server(config)
+
+
+def serve(services: ConsoleServices) -> None:
+    """Serve until Ctrl-C (uvicorn handles the signals)."""
+    print(f"mappa-intake console: {services.settings.base_url}/", flush=True)
+    console_server(services).run()
+
+
+def welcome_link(settings: ConsoleSettings, token: str) -> str:
+    """The address of a one-time login link (console/views/login.py serves it)."""
+    return f"{settings.base_url}/welcome/{token}"
 
 
 def run_users(args: argparse.Namespace) -> int:
@@ -90,21 +104,21 @@ def run_users(args: argparse.Namespace) -> int:
     except ConfigError as err:
         return fail(str(err))
     try:
-        return _users(args, settings, db, console_settings_from(settings).base_url)
+        return _users(args, console_settings_from(settings), db)
     finally:
         db.dispose()
 
 
-def _users(args: argparse.Namespace, settings: Settings, db: Database, base_url: str) -> int:
-    from app.wiring import console_settings_from
+def _users(args: argparse.Namespace, console: ConsoleSettings, db: Database) -> int:
+    from app.deciding import os_user
     from records import people
     from records.audit import AuditAction, audit
     from records.errors import NotFound
     from records.tables import Role
 
     now = datetime.now(UTC)
-    link_valid = console_settings_from(settings).one_time_login
-    operator = f"cli:{_operator()}"
+    link_valid = console.one_time_login
+    operator = f"cli:{os_user()}"
     try:
         with db.session() as session:
             if args.users_command == "list":
@@ -139,14 +153,5 @@ def _users(args: argparse.Namespace, settings: Settings, db: Database, base_url:
         return fail(str(err), EXIT_PROBLEM)
     hours = int(link_valid.total_seconds() // 3600)
     print(f"{user.name} ({user.role.value}): one-time login, valid {hours} hours:")
-    print(f"  {base_url}/welcome/{token}")
+    print(f"  {welcome_link(console, token)}")
     return EXIT_OK
-
-
-def _operator() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return os.environ.get("USER", "unknown")

@@ -45,7 +45,7 @@ def run_decision_command(args: argparse.Namespace) -> int:
 def _decide(args: argparse.Namespace, settings: Settings, db: Database, now: datetime) -> int:
     from app.runtime import decision_policy
     from records import cases as case_records
-    from responders.decisions import DecisionRefused, decide
+    from responders.decisions import Choice, DecisionRefused, decide
 
     policy = decision_policy(settings)
     try:
@@ -53,18 +53,14 @@ def _decide(args: argparse.Namespace, settings: Settings, db: Database, now: dat
             case = case_records.find_by_ref(session, args.ref)
             if case is None:
                 return fail(f"no case {args.ref}", EXIT_PROBLEM)
-            decided = decide(
-                session,
-                case,
+            choice = Choice(
                 outcome=args.outcome,
                 level=args.level,
                 reasons=tuple(r.strip() for r in args.reason if r.strip()),
                 note=args.note,
-                by=args.by or _user(),
-                now=now,
-                policy=policy,
-                redirect_to=args.to,
+                redirect_to=args.to or "",
             )
+            decided = decide(session, case, choice, by=args.by or os_user(), now=now, policy=policy)
             ref = case.ref
     except DecisionRefused as err:
         return fail(f"{args.ref.upper()}: {err}", EXIT_PROBLEM)
@@ -78,7 +74,8 @@ def _decide(args: argparse.Namespace, settings: Settings, db: Database, now: dat
     return EXIT_OK
 
 
-def _user() -> str:
+def os_user() -> str:
+    """Who runs the command (decisions and account changes from the command line)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):

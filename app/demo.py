@@ -90,11 +90,8 @@ def _start_console(settings: Settings, port: int) -> tuple[str, Callable[[], Non
     from dataclasses import replace
     from datetime import UTC, datetime
 
-    import uvicorn
-
-    from app.console import console_services
+    from app.console import console_server, console_services, welcome_link
     from app.runtime import open_database
-    from console.app import create_app
     from records import people
     from records.tables import Role
 
@@ -107,13 +104,7 @@ def _start_console(settings: Settings, port: int) -> tuple[str, Callable[[], Non
             session, "coordinator", "MAPPA Co-ordinator (demo)", Role.COORDINATOR, now
         )
         token = people.issue_one_time_login(session, user, now + services.settings.one_time_login)
-    config = uvicorn.Config(
-        create_app(services),
-        host=services.settings.host,
-        port=services.settings.port,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
+    server = console_server(services)
     thread = threading.Thread(target=server.run, name="console", daemon=True)
     thread.start()
     for _ in range(100):  # the link is printed once the console answers (at most 10 s)
@@ -125,7 +116,7 @@ def _start_console(settings: Settings, port: int) -> tuple[str, Callable[[], Non
         server.should_exit = True  # uvicorn finishes the requests under way, then returns
         thread.join(timeout=10)
 
-    return f"{services.settings.base_url}/welcome/{token}", stop
+    return welcome_link(services.settings, token), stop
 
 
 def _show() -> None:

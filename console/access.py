@@ -30,13 +30,6 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.READ_ONLY: frozenset({Permission.VIEW}),
 }
 
-ROLE_NAMES = {
-    Role.COORDINATOR: "Co-ordinator",
-    Role.DEPUTY: "Deputy Co-ordinator",
-    Role.ADMINISTRATOR: "Administrator",
-    Role.READ_ONLY: "Read only",
-}
-
 
 def allows(role: Role, permission: Permission) -> bool:
     return permission in PERMISSIONS[role]

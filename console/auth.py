@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from console.access import Permission, allows
-from console.passwords import WeakPassword, burn_time, hash_password, password_matches
+from console.passwords import burn_time, hash_password, password_matches
 from console.settings import ConsoleSettings
 from records import people
 from records.audit import AuditAction, audit
@@ -135,6 +135,3 @@ class Authenticator:
             audit(session, now, user.name, user.role, AuditAction.PASSWORD_SET)
             audit(session, now, user.name, user.role, AuditAction.LOGIN, via="one-time link")
             return token
-
-
-__all__ = ["Authenticator", "LoginRefused", "Viewer", "WeakPassword"]

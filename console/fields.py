@@ -9,6 +9,8 @@ from datetime import date
 from typing import Any
 
 from console.errors import BadForm
+from parsers.fieldspecs import LIST_FIELDS as PARSED_LISTS
+from parsers.fieldspecs import SPECS, Context
 
 # Below this a value is shown as weak: OCR's values (at most 0.8) and any value a check
 # doubted (halved) fall under it; a typed or boxed value (0.9 and more) does not.
@@ -69,8 +71,9 @@ LABELS = {
     "rp.rmo": "Responsible medical officer",
     "rp.mho": "Mental health officer",
 }
-# Fields kept as lists: a correction gives one entry per line.
-LIST_FIELDS = frozenset({"person.aliases", "documents.listed", "documents.not_attached"})
+# Fields kept as lists of plain entries (the parsers' lists, less the structured ones, and the
+# documents a form marks as not attached): a correction gives one entry per line.
+LIST_FIELDS = (PARSED_LISTS - {"risk.assessments", "orders"}) | {"documents.not_attached"}
 
 
 def label(name: str) -> str:
@@ -105,8 +108,6 @@ def _assessment_line(item: dict[str, Any]) -> str:
 def normalised(name: str, text: str, today: date, dob: str | None) -> Any:
     """The correction typed for field ``name`` as the value the case keeps ("" for none).
     Raises BadForm saying why the words cannot be that field's value."""
-    from parsers.fieldspecs import SPECS, Context
-
     text = text.strip()
     if not text:
         return ""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
-from console.auth import Authenticator
+from console.auth import Authenticator, Clock
 from console.settings import ConsoleSettings
 from records.database import Database
 from records.sealing import Sealer
@@ -16,7 +16,6 @@ from responders.templates import Templates
 from triage.calendar import WorkingCalendar
 from triage.slipping import deadline_flag
 
-Clock = Callable[[], datetime]
 # Re-runs triage on a case after a correction: intake.casework.Casework.assess.
 Reassess = Callable[..., None]
 

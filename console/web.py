@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -73,9 +73,6 @@ NOTICES = {
     "decided": "Decision recorded.",
     "queued": "Decision recorded and the reply queued: the daemon sends it within seconds.",
     "corrected": "Correction kept, and the case checked again.",
-    "released": "Message released: it is taken as a case at the daemon's next pass.",
-    "reprocessed": "Message put back for the daemon to read again.",
-    "deleted": "Message deleted from the quarantine; the deletion is in the audit log.",
     "password": "Password set. You are logged in.",
     "logged_out": "You have logged out.",
     "expired": "Your session has ended: please log in again.",
@@ -96,14 +93,6 @@ _ENVIRONMENT = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-
-def template_filter(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(function: Callable[..., Any]) -> Callable[..., Any]:
-        _ENVIRONMENT.filters[name] = function
-        return function
-
-    return register
 
 
 def render(template: str, context: Any, status: int = 200) -> HTMLResponse:
@@ -156,7 +145,7 @@ def _guarded(
     services: ConsoleServices, function: PageFunction, permission: Permission | None, call: Call
 ) -> Response:
     viewer = services.auth.viewer(call.session_token)
-    call = Call(**{**asdict_shallow(call), "viewer": viewer})
+    call = replace(call, viewer=viewer)
     if permission is None:
         return function(services, call)
     if viewer is None:
@@ -183,10 +172,3 @@ def check_csrf(call: Call, viewer: Viewer) -> None:
     sent = call.form.get("csrf_token", "")
     if not sent or not hmac.compare_digest(sent, viewer.csrf_token):
         raise Forbidden("This form has expired or did not come from the console: reload and retry.")
-
-
-def asdict_shallow(value: Any) -> dict[str, Any]:
-    return {name: getattr(value, name) for name in value.__dataclass_fields__}
-
-
-__all__ = ["Call", "Frame", "frame", "page", "redirect", "render"]

@@ -7,11 +7,10 @@ person's particulars.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from records.tables import AuditEntry
 
@@ -26,17 +25,10 @@ class AuditAction:
     PASSWORD_SET = "password_set"
     VIEW_QUEUE = "view_queue"
     VIEW_CASE = "view_case"
-    VIEW_DOCUMENT = "view_document"
     CORRECT_FIELD = "correct_field"
     PREVIEW_REPLY = "preview_reply"
     DECIDE = "decide"
     REFUSED = "refused"  # a user tried something their role does not allow
-    VIEW_QUARANTINE = "view_quarantine"
-    QUARANTINE_RELEASE = "quarantine_release"
-    QUARANTINE_REPROCESS = "quarantine_reprocess"
-    QUARANTINE_DELETE = "quarantine_delete"
-    VIEW_AUDIT = "view_audit"
-    VIEW_REPORT = "view_report"
     USER_ADDED = "user_added"
     USER_DISABLED = "user_disabled"
     USER_RESET = "user_reset"
@@ -61,15 +53,3 @@ def audit(
             detail=detail,
         )
     )
-
-
-def entries(
-    session: Session, *, target: str | None = None, limit: int = 200, before_id: int | None = None
-) -> Sequence[AuditEntry]:
-    """The newest entries first (``before_id`` pages back)."""
-    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
-    if target:
-        query = query.where(AuditEntry.target == target)
-    if before_id is not None:
-        query = query.where(col(AuditEntry.id) < before_id)
-    return session.exec(query).all()

@@ -220,9 +220,13 @@ def refresh_queue_keys(session: Session, case: Case) -> None:
     )
     corrected = corrections_of(session, case.id)
     confidences = [
-        found.confidence
-        for _form, found in form_fields(session, case.id)
-        if found.name not in corrected
+        confidence
+        for name, confidence in session.exec(
+            select(FormField.name, FormField.confidence)
+            .join(Form, col(Form.id) == FormField.form_id)
+            .where(Form.case_id == case.id)
+        ).all()
+        if name not in corrected
     ]
     # A person's correction is certain; a field nobody corrected is as strong as the parser said.
     if corrected:

@@ -39,7 +39,15 @@ class QueueCounts:
     level3: int  # open cases at Level 3
 
 
+def urgency(next_due: date | None, today: date, near_limit: date) -> str:
+    """ "missed", "near" or "": the rule ``_urgency`` sorts by, for one case."""
+    if next_due is None or next_due > near_limit:
+        return ""
+    return "missed" if next_due < today else "near"
+
+
 def _urgency(today: date, near_limit: date) -> Any:
+    """0 missed, 1 near, 2 the rest (as ``urgency``), in SQL."""
     return sa.case(
         (col(Case.next_due) < today, 0),
         (col(Case.next_due) <= near_limit, 1),

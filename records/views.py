@@ -35,11 +35,7 @@ def case_summary(
     assert case.id is not None
     proposal = case_records.current_proposal(session, case.id)
     decision = case_records.latest_decision(session, case.id)
-    replies = session.exec(
-        select(OutboundMessage)
-        .where(OutboundMessage.case_id == case.id)
-        .order_by(col(OutboundMessage.id))
-    ).all()
+    replies = _replies(session, case.id)
     deadlines = case_records.deadlines_of(session, proposal.id) if proposal and proposal.id else []
     return {
         "ref": case.ref,
@@ -81,13 +77,16 @@ def _deadline(row: DeadlineRow, flag: DeadlineFlagger | None) -> dict[str, Any]:
     return shown
 
 
-def case_alerts(session: Session, case_id: int) -> list[str]:
-    replies = session.exec(
+def _replies(session: Session, case_id: int) -> Sequence[OutboundMessage]:
+    return session.exec(
         select(OutboundMessage)
         .where(OutboundMessage.case_id == case_id)
         .order_by(col(OutboundMessage.id))
     ).all()
-    return _alerts(session, replies)
+
+
+def case_alerts(session: Session, case_id: int) -> list[str]:
+    return _alerts(session, _replies(session, case_id))
 
 
 def _alerts(session: Session, replies: Sequence[OutboundMessage]) -> list[str]:

@@ -59,42 +59,41 @@ class DecisionPolicy:
     calendar: WorkingCalendar
 
 
-def draft(
-    session: Session,
-    case: Case,
-    *,
-    outcome: str,
-    level: int | None,
-    reasons: tuple[str, ...],
-    note: str,
-    by: str,
-    now: datetime,
-    redirect_to: str | None = None,
-    reply_text: str | None = None,
-) -> Decision:
-    """The decision as it would be recorded, checked but not saved (the console previews its
-    reply from this); raises DecisionRefused saying what to add or change."""
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """What the Co-ordinator chose, from the command line or the console's form."""
+
+    outcome: str
+    level: int | None = None
+    reasons: tuple[str, ...] = ()  # told to the agency
+    note: str = ""  # the Co-ordinator's own: never sent
+    redirect_to: str = ""  # a redirect: the other area's Co-ordinator's address
+
+
+def draft(session: Session, case: Case, choice: Choice, *, by: str, now: datetime) -> Decision:
+    """The decision as it would be recorded, checked but not saved (the console shows its
+    reply from this before it is approved); raises DecisionRefused saying what to add or
+    change."""
     assert case.id is not None
-    if outcome not in OUTCOMES:
+    if choice.outcome not in OUTCOMES:
         raise DecisionRefused(f"outcome must be one of {', '.join(OUTCOMES)}")
     if case.state is CaseState.CLOSED:
         raise DecisionRefused(f"{case.ref} is closed")
     proposal = case_records.current_proposal(session, case.id)
     values = case_records.merged_fields(session, case.id)
     referred = values.get("level.proposed")
-    level, reasons = _checked(outcome, level, reasons, proposal, referred)
-    _refuse_repeat(session, case.id, outcome, level)
-    if outcome == "redirect" and not redirect_to:
+    level, reasons = _checked(choice.outcome, choice.level, choice.reasons, proposal, referred)
+    _refuse_repeat(session, case.id, choice.outcome, level)
+    if choice.outcome == "redirect" and not choice.redirect_to:
         raise DecisionRefused("a redirect needs --to: the other area's Co-ordinator's address")
     return Decision(
         case_id=case.id,
-        outcome=outcome,
+        outcome=choice.outcome,
         level=level,
-        note=note[:2000],
+        note=choice.note[:2000],
         reasons=list(reasons),
         decided_by=by[:200],
         decided_at=now,
-        reply_text=reply_text or None,
     )
 
 
@@ -106,33 +105,30 @@ def reply_kind(outcome: str) -> ReplyKind | None:
 def decide(
     session: Session,
     case: Case,
+    choice: Choice,
     *,
-    outcome: str,
-    level: int | None,
-    reasons: tuple[str, ...],
-    note: str,
     by: str,
     now: datetime,
     policy: DecisionPolicy,
-    redirect_to: str | None = None,
-    reply_text: str | None = None,
 ) -> Decided:
+    """Draft the decision and record it (``mappa-intake decide``)."""
+    decision = draft(session, case, choice, by=by, now=now)
+    return record_decision(session, case, decision, choice.redirect_to, policy)
+
+
+def record_decision(
+    session: Session,
+    case: Case,
+    decision: Decision,
+    redirect_to: str,
+    policy: DecisionPolicy,
+) -> Decided:
+    """Keep a drafted decision (its ``reply_text`` set if the Co-ordinator edited the reply's
+    words), move the case on, and queue its reply."""
     assert case.id is not None
-    decision = draft(
-        session,
-        case,
-        outcome=outcome,
-        level=level,
-        reasons=reasons,
-        note=note,
-        by=by,
-        now=now,
-        redirect_to=redirect_to,
-        reply_text=reply_text,
-    )
+    outcome, now = decision.outcome, decision.decided_at
     first = _first_message(session, case.id)
-    agency = first.from_address if first else None
-    recipient = redirect_to if outcome == "redirect" else agency
+    recipient = reply_recipient(session, case, outcome, redirect_to)
     session.add(decision)
     session.flush()
     outbox.cancel_chases(session, case.id, "a new decision was made", now)
@@ -152,7 +148,7 @@ def decide(
     if kind is None:
         return Decided(decision, None, None)
     try:
-        address = check_recipient(recipient or "", policy.replies.sender)
+        address = check_recipient(recipient, policy.replies.sender)
     except RecipientRefused as err:
         return Decided(decision, kind, recipient, not_sent=str(err))
     step = _round(session, case.id, outcome)
@@ -227,6 +223,16 @@ def _round(session: Session, case_id: int, outcome: str) -> int:
             select(Decision.id).where(Decision.case_id == case_id, Decision.outcome == outcome)
         ).all()
     )
+
+
+def reply_recipient(session: Session, case: Case, outcome: str, redirect_to: str) -> str:
+    """Whom a decision's reply goes to: the agency that sent the case's first message, or
+    for a redirect the other area's Co-ordinator ("" if the case has no sender)."""
+    if outcome == "redirect":
+        return redirect_to
+    assert case.id is not None
+    first = _first_message(session, case.id)
+    return (first.from_address or "") if first else ""
 
 
 def _first_message(session: Session, case_id: int) -> InboundMessage | None:

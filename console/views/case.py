@@ -169,7 +169,11 @@ def case_context(
             received=case.received_at,
         ),
         fields=_fields(session, case.id),
-        checklist=_checklist(proposal.missing if proposal else [], _reasons(proposal), values),
+        checklist=_checklist(
+            proposal.missing if proposal else [],
+            (proposal.missing_reasons or []) if proposal else [],
+            values,
+        ),
         deadlines=[
             DeadlineView(
                 d.timescale,
@@ -204,11 +208,6 @@ def case_context(
         field_names=sorted(field_words.LABELS.items(), key=lambda item: item[1]),
         error=error,
     )
-
-
-def _reasons(proposal: object) -> list[str]:
-    reasons = getattr(proposal, "missing_reasons", None)
-    return list(reasons or [])
 
 
 def _fields(session: Session, case_id: int) -> list[FieldRow]:

@@ -10,7 +10,6 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from console import fields as field_words
-from console.auth import Viewer
 from console.errors import BadForm
 from console.services import ConsoleServices
 from console.views.case import OUTCOME_WORDS, case_context
@@ -19,31 +18,23 @@ from console.web import Call, Frame, frame, redirect, render
 from records import cases as case_records
 from records.audit import AuditAction, audit
 from records.tables import Case, Decision
-from responders.decisions import DecisionRefused, decide, draft, reply_kind
+from responders.decisions import (
+    Choice,
+    DecisionRefused,
+    draft,
+    record_decision,
+    reply_kind,
+    reply_recipient,
+)
 
 MAX_REPLY_CHARS = 20_000  # a reply is a letter, not a document
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionForm:
-    """The decision as the Co-ordinator filled it in (carried from preview to approval)."""
-
-    outcome: str
-    level: int | None
-    reasons: tuple[str, ...]
-    note: str
-    redirect_to: str
-
-    @property
-    def level_text(self) -> str:
-        return "" if self.level is None else str(self.level)
 
 
 @dataclass(frozen=True, slots=True)
 class ReplyPageContext:
     frame: Frame
     ref: str
-    decision: DecisionForm
+    choice: Choice  # carried, in hidden fields, to the approval
     outcome_words: str
     level: int | None
     recipient: str
@@ -52,35 +43,19 @@ class ReplyPageContext:
     sends_reply: bool
 
 
-def _decision_form(call: Call) -> DecisionForm:
+def _choice(call: Call) -> Choice:
     level_text = call.form.get("level", "").strip()
     if level_text not in ("", "1", "2", "3"):
         raise BadForm("Level: choose 1, 2 or 3")
     # Typed one per line on the case page; carried one per hidden field to the approval.
     typed = call.form.get("reasons", "").splitlines() + call.form_lists.get("reason", [])
     reasons = tuple(line.strip() for line in typed if line.strip())
-    return DecisionForm(
+    return Choice(
         outcome=call.form.get("outcome", ""),
         level=int(level_text) if level_text else None,
         reasons=reasons[:20],
         note=call.form.get("note", "")[:2000],
         redirect_to=call.form.get("redirect_to", "").strip()[:320],
-    )
-
-
-def _draft(
-    session: Session, case: Case, form: DecisionForm, viewer: Viewer, services: ConsoleServices
-) -> Decision:
-    return draft(
-        session,
-        case,
-        outcome=form.outcome,
-        level=form.level,
-        reasons=form.reasons,
-        note=form.note,
-        by=viewer.display_name,
-        now=services.clock(),
-        redirect_to=form.redirect_to or None,
     )
 
 
@@ -93,17 +68,14 @@ def _refused(
 
 def preview_reply(services: ConsoleServices, call: Call) -> Response:
     viewer = call.user()
-    form = _decision_form(call)
+    choice = _choice(call)
     with services.db.session() as session:
         case = find_case(session, call.path_params["ref"])
         try:
-            decision = _draft(session, case, form, viewer, services)
+            decision = draft(session, case, choice, by=viewer.display_name, now=services.clock())
         except DecisionRefused as err:
             return _refused(services, call, session, case, str(err))
         subject, text = _reply_words(services, session, case, decision)
-        recipient = (
-            form.redirect_to if form.outcome == "redirect" else _agency_address(session, case)
-        )
         audit(
             session,
             services.clock(),
@@ -111,15 +83,15 @@ def preview_reply(services: ConsoleServices, call: Call) -> Response:
             viewer.role,
             AuditAction.PREVIEW_REPLY,
             case.ref,
-            outcome=form.outcome,
+            outcome=choice.outcome,
         )
         context = ReplyPageContext(
             frame=frame(call, "queue"),
             ref=case.ref,
-            decision=form,
+            choice=choice,
             outcome_words=OUTCOME_WORDS.get(decision.outcome, decision.outcome),
             level=decision.level,
-            recipient=recipient,
+            recipient=reply_recipient(session, case, choice.outcome, choice.redirect_to),
             subject=subject,
             text=text,
             sends_reply=reply_kind(decision.outcome) is not None,
@@ -139,15 +111,9 @@ def _reply_words(
     return f"{marking}: [{case.ref}] {rendered.title}", rendered.text
 
 
-def _agency_address(session: Session, case: Case) -> str:
-    assert case.id is not None
-    messages = case_records.messages_of(session, case.id)
-    return (messages[0].from_address or "") if messages else ""
-
-
 def approve(services: ConsoleServices, call: Call) -> Response:
     viewer = call.user()
-    form = _decision_form(call)
+    choice = _choice(call)
     edited = call.form.get("reply_text", "").replace("\r\n", "\n")
     if len(edited) > MAX_REPLY_CHARS:
         raise BadForm(f"The reply is longer than {MAX_REPLY_CHARS} characters.")
@@ -155,24 +121,13 @@ def approve(services: ConsoleServices, call: Call) -> Response:
     with services.db.session() as session:
         case = find_case(session, call.path_params["ref"])
         try:
-            planned = _draft(session, case, form, viewer, services)
-            _subject, template_text = _reply_words(services, session, case, planned)
-            changed = edited.strip() and edited.strip() != template_text.strip()
-            decided = decide(
-                session,
-                case,
-                outcome=form.outcome,
-                level=form.level,
-                reasons=form.reasons,
-                note=form.note,
-                by=viewer.display_name,
-                now=now,
-                policy=services.policy,
-                redirect_to=form.redirect_to or None,
-                reply_text=edited if changed else None,
-            )
-        except DecisionRefused as err:  # raised by the draft, before anything was written
+            decision = draft(session, case, choice, by=viewer.display_name, now=now)
+        except DecisionRefused as err:
             return _refused(services, call, session, case, str(err))
+        _subject, template_text = _reply_words(services, session, case, decision)
+        changed = bool(edited.strip()) and edited.strip() != template_text.strip()
+        decision.reply_text = edited if changed else None
+        decided = record_decision(session, case, decision, choice.redirect_to, services.policy)
         audit(
             session,
             now,
@@ -180,10 +135,10 @@ def approve(services: ConsoleServices, call: Call) -> Response:
             viewer.role,
             AuditAction.DECIDE,
             case.ref,
-            outcome=decided.decision.outcome,
-            level=decided.decision.level,
+            outcome=decision.outcome,
+            level=decision.level,
             reply=str(decided.reply or ""),
-            edited=bool(changed),
+            edited=changed,
             not_sent=decided.not_sent,
         )
         ref = case.ref

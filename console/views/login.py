@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from console.auth import LoginRefused, WeakPassword
-from console.passwords import MIN_PASSWORD_LENGTH
+from console.auth import LoginRefused
+from console.passwords import MIN_PASSWORD_LENGTH, WeakPassword
 from console.services import ConsoleServices
 from console.web import SESSION_COOKIE, Call, Frame, frame, redirect, render
 
@@ -32,7 +32,7 @@ class WelcomePageContext:
 
 def _safe_next(path: str) -> str:
     """Only a path of this console: never an address elsewhere (an open redirect)."""
-    if path.startswith("/") and not path.startswith("//") and "\\\\" not in path:
+    if path.startswith("/") and not path.startswith("//") and "\\" not in path:
         return path
     return "/"
 

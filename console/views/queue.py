@@ -8,10 +8,18 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
+from console.fields import WEAK_CONFIDENCE
 from console.services import ConsoleServices
 from console.web import Call, Frame, frame, render
 from records.audit import AuditAction, audit
-from records.queue import QueueCounts, QueueFilter, filter_choices, queue_counts, queue_page
+from records.queue import (
+    QueueCounts,
+    QueueFilter,
+    filter_choices,
+    queue_counts,
+    queue_page,
+    urgency,
+)
 from records.tables import Case, CaseState
 
 PAGE_SIZE = 50  # a screenful and a scroll: the Co-ordinator works from the top
@@ -30,6 +38,7 @@ class QueueRow:
     next_due_timescale: str
     urgency: str  # "missed", "near" or ""
     weakest_confidence: float | None
+    weak: bool  # below the confidence the case page marks as weak
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +56,6 @@ class QueuePageContext:
 
 
 def _row(case: Case, today: date, near_limit: date) -> QueueRow:
-    urgency = ""
-    if case.next_due is not None:
-        urgency = (
-            "missed" if case.next_due < today else "near" if case.next_due <= near_limit else ""
-        )
     return QueueRow(
         ref=case.ref,
         state=str(case.state),
@@ -62,8 +66,9 @@ def _row(case: Case, today: date, near_limit: date) -> QueueRow:
         received=case.received_at,
         next_due=case.next_due,
         next_due_timescale=case.next_due_timescale or "",
-        urgency=urgency,
+        urgency=urgency(case.next_due, today, near_limit),
         weakest_confidence=case.weakest_confidence,
+        weak=case.weakest_confidence is not None and case.weakest_confidence < WEAK_CONFIDENCE,
     )
 
 

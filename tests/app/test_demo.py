@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -54,7 +55,7 @@ def test_demo_serves_the_console_with_the_cases_in_its_queue(tmp_path: Path) -> 
     demo = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "demo", "--port", str(port)],
         cwd=tmp_path,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
