@@ -101,36 +101,21 @@ def _print_status(status: dict[str, Any], *, as_json: bool) -> None:
 
 
 def _quarantine_action(args: argparse.Namespace, settings: Settings) -> int:
-    """release: take the message whatever its sender checks said (a person vouches for it);
-    reprocess: run the whole intake again (after the allow-list or a parser was fixed)."""
+    """release or reprocess one held message (intake/retake.py says how they differ)."""
     from app.runtime import make_clock, open_runtime
-    from records import ledger
+    from intake.retake import NotHeld, take_again
     from records.errors import NotFound
-    from records.tables import MessageState, QuarantineState
 
     runtime = open_runtime(settings, os.environ, make_clock(None))
     try:
-        with runtime.db.session() as session:
-            entry, message = ledger.entry(session, args.id)
-            if entry.state is not QuarantineState.HELD:
-                return fail(f"quarantine entry {args.id} is {entry.state}, not held", EXIT_PROBLEM)
-            assert message.id is not None
-            raw = ledger.raw_bytes(session, message.id, runtime.processor.sealer)
         vouched = args.quarantine_command == "release"
-        refs = runtime.processor.take(
-            message.id, raw, expected=MessageState.QUARANTINED, vouched=vouched
-        )
-        if refs == []:  # held again: say why now
-            with runtime.db.session() as session:
-                entry, _message = ledger.entry(session, args.id)
-    except NotFound as err:
+        retaken = take_again(runtime.processor, args.id, vouched=vouched)
+    except (NotFound, NotHeld) as err:
         return fail(str(err), EXIT_PROBLEM)
     finally:
         runtime.db.dispose()
-    if refs is None:
-        return fail(f"quarantine entry {args.id} was dealt with by another process", EXIT_PROBLEM)
-    if not refs:
-        print(f"quarantine entry {args.id}: still held: {entry.reason}")
+    if not retaken.refs:
+        print(f"quarantine entry {args.id}: still held: {retaken.reason}")
         return EXIT_PROBLEM
-    print(f"quarantine entry {args.id}: taken into {', '.join(refs)}")
+    print(f"quarantine entry {args.id}: taken into {', '.join(retaken.refs)}")
     return EXIT_OK

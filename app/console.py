@@ -24,11 +24,20 @@ def console_services(
     settings: Settings, environ: Mapping[str, str], db: Database
 ) -> ConsoleServices:
     from app.runtime import decision_policy
-    from app.wiring import LOCAL_ZONE, casework_from, console_settings_from, sealer_from
+    from app.wiring import (
+        LOCAL_ZONE,
+        casework_from,
+        console_settings_from,
+        reply_settings_from,
+        screening_from,
+        sealer_from,
+    )
     from console.auth import Authenticator
     from console.services import ConsoleServices
     from intake.casework import Casework
+    from intake.processing import MessageProcessor
     from responders.context import ContextBuilder
+    from responders.receipts import AutoReplies
     from responders.templates import Templates
 
     policy = decision_policy(settings)
@@ -49,6 +58,15 @@ def console_services(
         reply_contexts=ContextBuilder(policy.replies, policy.triage, policy.calendar),
         sealer=sealer,
         reassess=casework.assess,
+        # A message taken from the quarantine is acknowledged like new mail: its reply goes
+        # into the outbox, which the daemon's sender works through.
+        processor=MessageProcessor(
+            db,
+            casework,
+            screening_from(settings),
+            clock=clock,
+            replies=AutoReplies(reply_settings_from(settings).sender, lambda: None),
+        ),
     )
 
 

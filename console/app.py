@@ -4,6 +4,10 @@
 /                                     views/queue.py
 /cases/{ref}                          views/case.py
 /cases/{ref}/fields|reply|decide      views/deciding.py
+/quarantine[/{id}[/{action}]]         views/quarantine.py
+/chases, /outbox                      views/outgoing.py
+/reports[.csv]                        views/reports.py
+/audit                                views/auditlog.py
 /static/...                           console.css, console.js
 """
 
@@ -24,7 +28,17 @@ from console.access import Permission
 from console.errors import ConsoleError, NotLoggedIn
 from console.security import SecurityMiddleware
 from console.services import ConsoleServices
-from console.views import case, deciding, documents, login, queue
+from console.views import (
+    auditlog,
+    case,
+    deciding,
+    documents,
+    login,
+    outgoing,
+    quarantine,
+    queue,
+    reports,
+)
 from console.web import Frame, PageFunction, page, render
 
 STATIC = Path(__file__).parent / "static"
@@ -44,6 +58,7 @@ def _routes(services: ConsoleServices) -> list[Route | Mount]:
         return Route(path, page(services, function, permission), methods=[method])
 
     view, decide_, correct = Permission.VIEW, Permission.DECIDE, Permission.CORRECT
+    hold, read_audit = Permission.QUARANTINE, Permission.READ_AUDIT
     return [
         route("/login", login.login_form, None),
         route("/login", login.log_in, None, "POST"),
@@ -56,6 +71,14 @@ def _routes(services: ConsoleServices) -> list[Route | Mount]:
         route("/cases/{ref}/fields", deciding.correct_field, correct, "POST"),
         route("/cases/{ref}/reply", deciding.preview_reply, decide_, "POST"),
         route("/cases/{ref}/decide", deciding.approve, decide_, "POST"),
+        route("/quarantine", quarantine.quarantine_page, view),
+        route("/quarantine/{entry_id}", quarantine.held_message, view),
+        route("/quarantine/{entry_id}/{action}", quarantine.act, hold, "POST"),
+        route("/chases", outgoing.chases_page, view),
+        route("/outbox", outgoing.outbox_page, view),
+        route("/reports", reports.report_page, view),
+        route("/reports.csv", reports.report_csv, view),
+        route("/audit", auditlog.audit_page, read_audit),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 

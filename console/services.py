@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from console.auth import Authenticator, Clock
 from console.settings import ConsoleSettings
+from intake.processing import MessageProcessor
 from records.database import Database
 from records.sealing import Sealer
 from responders.context import ContextBuilder
@@ -31,6 +32,7 @@ class ConsoleServices:
     reply_contexts: ContextBuilder
     sealer: Sealer
     reassess: Reassess  # (session, case, now)
+    processor: MessageProcessor  # takes a held message again (the quarantine page)
 
     @property
     def calendar(self) -> WorkingCalendar:

@@ -74,6 +74,9 @@ NOTICES = {
     "queued": "Decision recorded and the reply queued: the daemon sends it within seconds.",
     "corrected": "Correction kept, and the case checked again.",
     "password": "Password set. You are logged in.",
+    "taken": "The message was taken: its case is in the queue.",
+    "held_again": "The message was checked again and is still held: its reason is below.",
+    "deleted": "The message's stored copy was deleted; the deletion is in the audit log.",
     "logged_out": "You have logged out.",
     "expired": "Your session has ended: please log in again.",
 }

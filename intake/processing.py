@@ -98,7 +98,9 @@ class MessageProcessor:
         now = self.clock()
         with self.db.session() as session:
             row = _locked(session, inbound_id)
-            if row.state is not expected or case_records.cases_of_message(session, inbound_id):
+            if not _still(session, row, expected) or case_records.cases_of_message(
+                session, inbound_id
+            ):
                 return None  # someone else finished it first
             case = session.get(Case, case_id) if case_id is not None else None
             result = self.casework.record(session, row, reading, case, now)
@@ -150,7 +152,7 @@ class MessageProcessor:
     ) -> bool:
         with self.db.session() as session:
             row = _locked(session, inbound_id)
-            if row.state is not expected:
+            if not _still(session, row, expected):
                 return False
             now = self.clock()
             ledger.quarantine(session, row, kind, reason, now)
@@ -166,3 +168,11 @@ def _locked(session: Session, inbound_id: int) -> InboundMessage:
     row = session.get(InboundMessage, inbound_id, with_for_update=True)
     assert row is not None
     return row
+
+
+def _still(session: Session, row: InboundMessage, expected: MessageState) -> bool:
+    """Nobody finished the message meanwhile: it is in the state we took it in and, if it was
+    held, still held (not released, reprocessed or deleted by someone else)."""
+    if row.state is not expected:
+        return False
+    return expected is not MessageState.QUARANTINED or ledger.is_held(session, row)

@@ -2,7 +2,7 @@
 is audited). Append-only: the database refuses UPDATE and DELETE on it (migration 0003).
 
 ``detail`` carries references, field names and outcomes, never a field's value or a
-person's particulars.
+person's particulars; a deletion from the quarantine keeps the reason its user typed.
 """
 
 from __future__ import annotations
@@ -28,6 +28,14 @@ class AuditAction:
     CORRECT_FIELD = "correct_field"
     PREVIEW_REPLY = "preview_reply"
     DECIDE = "decide"
+    VIEW_QUARANTINE = "view_quarantine"
+    VIEW_QUARANTINED = "view_quarantined"  # one held message's headers and body
+    QUARANTINE_ACTION = "quarantine_action"  # release, reprocess, delete (with the reason)
+    VIEW_CHASES = "view_chases"
+    VIEW_OUTBOX = "view_outbox"
+    VIEW_REPORT = "view_report"
+    EXPORT_REPORT = "export_report"
+    VIEW_AUDIT = "view_audit"
     REFUSED = "refused"  # a user tried something their role does not allow
     USER_ADDED = "user_added"
     USER_DISABLED = "user_disabled"

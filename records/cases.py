@@ -70,17 +70,31 @@ def open_case(session: Session, form_type: str, received_at: datetime, now: date
     )
     session.add(case)
     session.flush()
-    record_event(session, EventKind.CASE_OPENED, now, case_id=case.id, form_type=form_type)
+    record_event(
+        session,
+        EventKind.CASE_OPENED,
+        now,
+        case_id=case.id,
+        form_type=form_type,
+        received=received_at.isoformat(),  # the reports count a case in its receipt's period
+    )
     return case
+
+
+# Fields copied to columns of ``case``, for the queue's filters and finding a case again.
+_COLUMNS = {"category": "category", "form.agency": "agency", **dict(IDENTIFIER_COLUMNS)}
+
+
+def _set_column(case: Case, name: str, value: Any) -> None:
+    column = _COLUMNS.get(name)
+    if column is not None and isinstance(value, str) and value:
+        setattr(case, column, value[:30])
 
 
 def _update_columns(case: Case, form: ParsedForm) -> None:
     """Columns the queue sorts and searches on, from the newest form that has them."""
-    simple = {"category": "category", "form.agency": "agency", **dict(IDENTIFIER_COLUMNS)}
-    for name, column in simple.items():
-        found = form.fields.get(name)
-        if found is not None and isinstance(found.value, str) and found.value:
-            setattr(case, column, found.value[:30])
+    for name, found in form.fields.items():
+        _set_column(case, name, found.value)
     if form.form_type != "unknown":
         case.form_type = str(form.form_type)
 
@@ -179,6 +193,8 @@ def add_correction(
         corrected_at=now,
     )
     session.add(row)
+    _set_column(case, name, value)
+    session.add(case)
     session.flush()
     return row
 
@@ -285,6 +301,13 @@ def save_assessment(
         level=proposal.level,
         complete=proposal.complete,
         missing=len(proposal.missing),
+        # What the reports count the case under (records/reports.py), as triage saw it.
+        form_type=case.form_type,
+        category=case.category,
+        agency=case.agency,
+        deadlines={
+            d.id: {"due": d.due.isoformat(), "status": d.status} for d in assessment.deadlines
+        },
     )
     return proposal
 

@@ -191,6 +191,11 @@ def quarantine(
     record_event(session, EventKind.QUARANTINED, now, inbound_id=message.id, reason_kind=kind)
 
 
+def is_held(session: Session, message: InboundMessage) -> bool:
+    entry = _entry_of(session, message.id)
+    return entry is not None and entry.state is QuarantineState.HELD
+
+
 def resolve_quarantine(
     session: Session, message: InboundMessage, state: QuarantineState, now: datetime
 ) -> None:
@@ -236,11 +241,14 @@ def awaiting_move(session: Session, mailbox: str) -> Sequence[InboundMessage]:
     ).all()
 
 
-def entry(session: Session, entry_id: int) -> tuple[QuarantineEntry, InboundMessage]:
+def entry(
+    session: Session, entry_id: int, *, lock: bool = False
+) -> tuple[QuarantineEntry, InboundMessage]:
+    """``lock``: hold the message's row until the transaction ends (as intake does)."""
     found = session.get(QuarantineEntry, entry_id)
     if found is None:
         raise NotFound(f"no quarantine entry {entry_id}")
-    message = session.get(InboundMessage, found.inbound_id)
+    message = session.get(InboundMessage, found.inbound_id, with_for_update=lock)
     assert message is not None
     return found, message
 

@@ -82,6 +82,7 @@ class QuarantineState(StrEnum):
     HELD = "held"
     RELEASED = "released"  # let through by a person: the sender checks were skipped
     REPROCESSED = "reprocessed"  # run through the whole intake again, and taken
+    DELETED = "deleted"  # its stored bytes dropped by a person, with a reason (audited)
 
 
 class InboundMessage(SQLModel, table=True):
@@ -358,6 +359,7 @@ class EventKind(StrEnum):
     RECEIVED = "received"
     QUARANTINED = "quarantined"
     RELEASED = "released"
+    DELETED = "deleted"  # a held message's stored bytes dropped (intake/retake.py)
     PARSED = "parsed"
     PROPOSED = "proposed"
     CASE_OPENED = "case_opened"

@@ -33,6 +33,39 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 XSS_MESSAGE_ID = "<20270105092000.xss.mappa@southlanarkshire.gov.uk>"
 
 
+def message_id(fixture: str) -> str:
+    raw = (FIXTURES / "messages" / fixture).read_bytes()
+    return str(BytesParser(policy=policy.default).parsebytes(raw)["Message-ID"]).strip()
+
+
+def ref_of(console: ConsoleSite, inbound_message_id: str) -> str:
+    rows = console.query(
+        'SELECT DISTINCT c.ref FROM "case" c JOIN form f ON f.case_id = c.id'
+        " JOIN inbound_message m ON m.id = f.inbound_id WHERE m.message_id = :mid",
+        mid=inbound_message_id,
+    )
+    assert len(rows) == 1, rows
+    return str(rows[0][0])
+
+
+def decisions_on(console: ConsoleSite, ref: str) -> int:
+    rows = console.query(
+        'SELECT COUNT(*) FROM decision d JOIN "case" c ON c.id = d.case_id WHERE c.ref = :ref',
+        ref=ref,
+    )
+    return int(rows[0][0])
+
+
+def audit_rows(console: ConsoleSite, user: str) -> list[tuple[str, str, Any]]:
+    return [
+        (row[0], row[1], row[2])
+        for row in console.query(
+            "SELECT action, target, at FROM audit_entry WHERE user_name = :user ORDER BY id",
+            user=user,
+        )
+    ]
+
+
 def chromium_path() -> str:
     found = shutil.which("chromium")
     if found is None:
@@ -50,6 +83,23 @@ def xss_message() -> bytes:
     message["Message-ID"] = XSS_MESSAGE_ID
     message.set_content(body, cte="quoted-printable")
     return bytes(message)
+
+
+def untrusted_message(number: int) -> bytes:
+    """A typed notification from an address no allow-list knows: held in the quarantine."""
+    raw = (FIXTURES / "messages" / "notification-in-text-body.eml").read_bytes()
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    for name, value in (
+        ("From", f"Rab Unknown <rab.unknown{number}@freemail.example>"),
+        ("Message-ID", untrusted_message_id(number)),
+    ):
+        del message[name]
+        message[name] = value
+    return bytes(message)
+
+
+def untrusted_message_id(number: int) -> str:
+    return f"<2027010509{number:04d}.untrusted@freemail.example>"
 
 
 @dataclass
@@ -128,6 +178,8 @@ def console_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSi
             if path.name not in SLOW:
                 site.deliver(path.read_bytes())
         site.deliver(xss_message())
+        for number in (1, 2):
+            site.deliver(untrusted_message(number))
         ran = site.run_once()
         assert ran.code == 0, ran.stderr
         process = subprocess.Popen(

@@ -11,42 +11,19 @@ from typing import Any
 import pytest
 
 from tests.conftest import FIXTURES
-from tests.console.conftest import XSS, XSS_MESSAGE_ID, ConsoleSite, log_in, screenshot
+from tests.console.conftest import (
+    XSS,
+    XSS_MESSAGE_ID,
+    ConsoleSite,
+    audit_rows,
+    decisions_on,
+    log_in,
+    message_id,
+    ref_of,
+    screenshot,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def message_id(fixture: str) -> str:
-    raw = (FIXTURES / "messages" / fixture).read_bytes()
-    return str(BytesParser(policy=policy.default).parsebytes(raw)["Message-ID"]).strip()
-
-
-def ref_of(console: ConsoleSite, inbound_message_id: str) -> str:
-    rows = console.query(
-        'SELECT DISTINCT c.ref FROM "case" c JOIN form f ON f.case_id = c.id'
-        " JOIN inbound_message m ON m.id = f.inbound_id WHERE m.message_id = :mid",
-        mid=inbound_message_id,
-    )
-    assert len(rows) == 1, rows
-    return str(rows[0][0])
-
-
-def decisions_on(console: ConsoleSite, ref: str) -> int:
-    rows = console.query(
-        'SELECT COUNT(*) FROM decision d JOIN "case" c ON c.id = d.case_id WHERE c.ref = :ref',
-        ref=ref,
-    )
-    return int(rows[0][0])
-
-
-def audit_rows(console: ConsoleSite, user: str) -> list[tuple[str, str, Any]]:
-    return [
-        (row[0], row[1], row[2])
-        for row in console.query(
-            "SELECT action, target, at FROM audit_entry WHERE user_name = :user ORDER BY id",
-            user=user,
-        )
-    ]
 
 
 def test_the_coordinator_corrects_a_field_edits_the_reply_and_it_reaches_the_agency(
