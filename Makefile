@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+AXE    := $(VENV)/share/axe-core/4.14.1/axe.min.js
 # Debian packages the tests use: tesseract reads the scanned (image-only) forms,
 # DejaVu fonts are what the fixtures generator draws the forms with; the tests start their
 # own Dovecot (IMAP) and PostgreSQL servers on loopback (the packages' system services are
@@ -23,8 +24,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-pytest: $(STAMP) system-packages
+pytest: $(STAMP) system-packages $(AXE)
 	$(BIN)/pytest -n 2 -q
+
+# axe-core for the console's accessibility checks: from the npm registry, pinned by hash.
+$(AXE): $(STAMP) tests/console/axe.py
+	$(BIN)/python -m tests.console.axe
 
 # The README's pictures of the console, taken by its browser tests.
 screenshots: $(STAMP) system-packages
