@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 TIMESCALES = ("T1", "T2", "T3", "T4", "T5", "T8")
 TIMELINESS = ("met", "missed", "open", "overdue")  # open: not yet due; overdue: due, not met
 FORM_KINDS = ("notification", "referral")
-ACCEPTED = ("accept", "accept_other_level")
 T8_WORKING_DAYS = 5  # the default of domain.md §6; build_report takes the configured value
 
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})(?:-Q([1-4]))?$")
@@ -143,7 +142,7 @@ class Report:
     by_category: Counter[str] = field(default_factory=Counter)
     by_agency: Counter[str] = field(default_factory=Counter)
     level_proposed: Counter[str] = field(default_factory=Counter)  # "1", "2", "3", "none"
-    level_decided: Counter[str] = field(default_factory=Counter)  # accepted cases only
+    level_decided: Counter[str] = field(default_factory=Counter)  # recorded or accepted
     outcomes: Counter[str] = field(default_factory=Counter)  # the first decision's outcome
     timeliness: dict[str, Timeliness] = field(
         default_factory=lambda: {t: Timeliness() for t in TIMESCALES}
@@ -198,6 +197,16 @@ def _received_day(opened: EventRow, zone: ZoneInfo) -> date:
     return when.astimezone(zone).date()
 
 
+def _level_decided(decision: dict[str, Any]) -> str | None:
+    """The level a decision puts the case at: recorded only is Level 1 (domain.md §7),
+    accepted is the level accepted; other outcomes put it at none."""
+    if decision.get("outcome") == "record":
+        return str(decision.get("level") or 1)
+    if decision.get("outcome") == "accept" and decision.get("level"):
+        return str(decision["level"])
+    return None
+
+
 def _deadline_outcome(status: str, due: date, today: date) -> str:
     if status in ("met", "missed"):
         return status
@@ -243,9 +252,9 @@ def build_report(
             report.decided += 1
             report.outcomes[str(decisions[0].detail.get("outcome"))] += 1
             waits.append((decisions[0].at - received_at).total_seconds() / 3600)
-            last = decisions[-1].detail
-            if last.get("outcome") in ACCEPTED and last.get("level"):
-                report.level_decided[str(last["level"])] += 1
+            level_decided = _level_decided(decisions[-1].detail)
+            if level_decided is not None:
+                report.level_decided[level_decided] += 1
         _requests(report, history, today, calendar, zone, t8_working_days)
     if waits:
         report.median_hours_to_decision = statistics.median(waits)

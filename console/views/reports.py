@@ -101,7 +101,7 @@ def report_page(services: ConsoleServices, call: Call) -> Response:
         _chart("By category", report.by_category),
         _chart("By agency", report.by_agency),
         _chart("Level proposed", report.level_proposed, levels),
-        _chart("Level decided (accepted cases)", report.level_decided, levels[:3]),
+        _chart("Level decided", report.level_decided, levels[:3]),
     ]
     context = ReportPageContext(
         frame(call, "reports"),

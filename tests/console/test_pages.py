@@ -241,8 +241,11 @@ def recompute(console: ConsoleSite, name: str, today: date) -> dict[tuple[str, s
             decided += 1
             counts["outcome"][decisions[0][0]] += 1
             waits.append((utc(decisions[0][2]) - received).total_seconds() / 3600)
-            if decisions[-1][0] in ("accept", "accept_other_level") and decisions[-1][1]:
-                counts["level_decided"][str(decisions[-1][1])] += 1
+            outcome, level = decisions[-1][0], decisions[-1][1]
+            if outcome == "record":
+                counts["level_decided"][str(level or 1)] += 1
+            elif outcome == "accept" and level:
+                counts["level_decided"][str(level)] += 1
         forms = [
             utc(f[0])
             for f in console.query("SELECT created_at FROM form WHERE case_id = :c", c=case_id)

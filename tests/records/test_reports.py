@@ -131,7 +131,7 @@ def test_a_quarter_counts_the_cases_received_in_it_and_what_became_of_them() -> 
     assert dict(report.by_category) == {"CAT1": 3, "CAT2": 1, "CAT3": 1}
     assert dict(report.by_agency) == {"police": 2, "sps": 1, "nhs": 1, "jsw": 1}
     assert dict(report.level_proposed) == {"1": 2, "2": 1, "3": 1, "none": 1}
-    assert dict(report.level_decided) == {"2": 1}
+    assert dict(report.level_decided) == {"1": 1, "2": 1}
     assert dict(report.outcomes) == {"record": 1, "request_info": 3}
     assert report.decided == 4
     timeliness = {t: (c.met, c.missed, c.open, c.overdue) for t, c in report.timeliness.items()}
