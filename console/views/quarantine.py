@@ -132,13 +132,27 @@ def held_message(services: ConsoleServices, call: Call) -> Response:
     headers: list[tuple[str, str]] = []
     body = DocumentView("none", note="Its stored copy was deleted.")
     if raw is not None:
-        parsed = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
-        headers = [(name, str(parsed.get(name, ""))) for name in HEADERS_SHOWN if parsed.get(name)]
+        headers = _headers(raw)
         body = body_view(raw)
     context = HeldMessageContext(
         frame(call, "quarantine"), row, headers, [(n, s) for n, s in blobs], body, raw is not None
     )
     return render("held.html", context)
+
+
+def _headers(raw: bytes) -> list[tuple[str, str]]:
+    """The headers a person judges a message by, decoded (RFC 2047) where they can be; as
+    they came where they cannot (a held message is often a broken one)."""
+    parsed = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+    shown = []
+    for name in HEADERS_SHOWN:
+        try:
+            value = parsed.get(name)
+        except (ValueError, IndexError, TypeError):  # a header the parser cannot decode
+            value = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)[name]
+        if value:
+            shown.append((name, " ".join(str(value).split())[:2000]))
+    return shown
 
 
 def act(services: ConsoleServices, call: Call) -> Response:

@@ -23,6 +23,7 @@ from tests.console.conftest import (
     log_in,
     message_id,
     ref_of,
+    screenshot,
     untrusted_message_id,
 )
 from triage.calendar import WorkingCalendar
@@ -179,6 +180,7 @@ def test_the_report_agrees_with_a_recomputation_from_the_case_tables(
     chosen = current_quarter(datetime.now(LONDON).date())
     assert page.get_by_role("heading", name=re.compile(chosen.name)).is_visible()
     assert page.locator(".chart svg").count() >= 4
+    screenshot(page, "reports")
     shown = page.locator("table.timeliness").inner_text()
     assert "T8" in shown
 
