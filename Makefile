@@ -33,13 +33,14 @@ $(AXE): $(STAMP) tests/console/axe.py
 
 # The README's pictures of the console, taken by its browser tests.
 screenshots: $(STAMP) system-packages
-	MAPPA_SCREENSHOTS=1 $(BIN)/pytest -q tests/console/test_browser.py -k coordinator
+	MAPPA_SCREENSHOTS=1 $(BIN)/pytest -q tests/console/test_browser.py tests/console/test_pages.py -k "coordinator or report"
 
 fixtures: $(STAMP) system-packages
 	$(BIN)/python -m fixtures.generate
 
-bench: $(STAMP)
+bench: $(STAMP) system-packages
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/console.py
 
 # Installs the Debian packages only when one is missing, so a second run costs nothing.
 system-packages:

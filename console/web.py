@@ -82,6 +82,12 @@ NOTICES = {
 }
 
 
+def page_number(call: Call) -> int:
+    """The ``?page=`` of a paged list: 1 unless it is a plausible page number."""
+    text = call.query.get("page", "1")
+    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else 1
+
+
 def frame(call: Call, section: str, notice: str = "") -> Frame:
     viewer = call.viewer
     allowed = frozenset(p.value for p in Permission if viewer and viewer.allows(p))

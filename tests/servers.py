@@ -49,14 +49,14 @@ def wait_for_port(port: int, timeout: float = START_TIMEOUT_SECONDS) -> None:
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
-def _pg_bin() -> Path:
+def pg_bin() -> Path:
     versions = sorted(PG_BIN_ROOT.glob("*/bin/initdb"))
     if not versions:
         raise RuntimeError("PostgreSQL is not installed (make test installs it: postgresql)")
     return versions[-1].parent
 
 
-def _as_postgres(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+def as_postgres(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
     """PostgreSQL refuses to run as root; as root we run it as the package's user."""
     if os.geteuid() == 0:
         args = ["runuser", "-u", "postgres", "--", *args]
@@ -101,14 +101,14 @@ def postgres_server() -> Iterator[Postgres]:
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     data = folder / "data"
-    _as_postgres(
-        [str(_pg_bin() / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+    as_postgres(
+        [str(pg_bin() / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
     )
     port = free_port()
     process = subprocess.Popen(
         (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])
         + [
-            str(_pg_bin() / "postgres"),
+            str(pg_bin() / "postgres"),
             "-D",
             str(data),
             "-p",
@@ -128,7 +128,7 @@ def postgres_server() -> Iterator[Postgres]:
         server.wait_ready()
         yield server
     finally:
-        _as_postgres([str(_pg_bin() / "pg_ctl"), "stop", "-m", "immediate", "-D", str(data)])
+        as_postgres([str(pg_bin() / "pg_ctl"), "stop", "-m", "immediate", "-D", str(data)])
         process.wait(timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from starlette.responses import Response
 
 from console.services import ConsoleServices
-from console.web import Call, Frame, frame, render
+from console.web import Call, Frame, frame, page_number, render
 from records.audit import AuditAction, audit
 from records.tables import AuditEntry
 
@@ -60,8 +60,7 @@ def audit_page(services: ConsoleServices, call: Call) -> Response:
         action=call.query.get("action", "").strip()[:40],
         target=call.query.get("target", "").strip()[:100],
     )
-    text = call.query.get("page", "1")
-    page = int(text) if text.isdigit() and 0 < int(text) < 100_000 else 1
+    page = page_number(call)
     conditions = [
         column == value
         for column, value in (

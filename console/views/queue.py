@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from console.fields import WEAK_CONFIDENCE
 from console.services import ConsoleServices
-from console.web import Call, Frame, frame, render
+from console.web import Call, Frame, frame, page_number, render
 from records.audit import AuditAction, audit
 from records.queue import (
     QueueCounts,
@@ -72,10 +72,6 @@ def _row(case: Case, today: date, near_limit: date) -> QueueRow:
     )
 
 
-def _page_number(text: str) -> int:
-    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else 1
-
-
 def queue(services: ConsoleServices, call: Call) -> Response:
     viewer = call.user()
     states = [s.value for s in CaseState]
@@ -86,7 +82,7 @@ def queue(services: ConsoleServices, call: Call) -> Response:
         category=call.query.get("category", "")[:40],
         form_type=call.query.get("form_type", "")[:20],
     )
-    page = _page_number(call.query.get("page", "1"))
+    page = page_number(call)
     today, near_limit = services.today(), services.near_limit()
     with services.db.session() as session:
         cases, total = queue_page(

@@ -66,6 +66,17 @@ def audit_rows(console: ConsoleSite, user: str) -> list[tuple[str, str, Any]]:
     ]
 
 
+def entry_of(console: ConsoleSite, inbound_message_id: str) -> int:
+    """The quarantine entry of a held message."""
+    rows = console.query(
+        "SELECT q.id FROM quarantine_entry q JOIN inbound_message m ON m.id = q.inbound_id"
+        " WHERE m.message_id = :mid",
+        mid=inbound_message_id,
+    )
+    assert len(rows) == 1, rows
+    return int(rows[0][0])
+
+
 def chromium_path() -> str:
     found = shutil.which("chromium")
     if found is None:

@@ -13,6 +13,7 @@ from tests.console.axe import violations
 from tests.console.conftest import (
     ConsoleSite,
     decisions_on,
+    entry_of,
     log_in,
     message_id,
     ref_of,
@@ -20,15 +21,6 @@ from tests.console.conftest import (
 )
 
 pytestmark = pytest.mark.slow
-
-
-def entry_id(console: ConsoleSite, inbound_message_id: str) -> int:
-    rows = console.query(
-        "SELECT q.id FROM quarantine_entry q JOIN inbound_message m ON m.id = q.inbound_id"
-        " WHERE m.message_id = :mid",
-        mid=inbound_message_id,
-    )
-    return int(rows[0][0])
 
 
 def test_axe_finds_what_it_is_there_to_find(page: Any) -> None:
@@ -48,7 +40,7 @@ def test_every_kind_of_page_passes_axe(console_site: ConsoleSite, page: Any) -> 
     log_in(page, base, "alba")
     word = ref_of(console_site, message_id("referral-l3-missing-manager.eml"))
     pdf = ref_of(console_site, message_id("referral-l3-fillable-with-documents.eml"))
-    held = entry_id(console_site, untrusted_message_id(1))
+    held = entry_of(console_site, untrusted_message_id(1))
     for path in (
         "/",
         "/?agency=police",

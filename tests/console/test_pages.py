@@ -20,6 +20,7 @@ from records.reports import TIMELINESS, TIMESCALES, current_quarter
 from tests.console.conftest import (
     ConsoleSite,
     audit_rows,
+    entry_of,
     log_in,
     message_id,
     ref_of,
@@ -31,16 +32,6 @@ from triage.calendar import WorkingCalendar
 pytestmark = pytest.mark.slow
 
 LONDON = ZoneInfo("Europe/London")
-
-
-def entry_of(console: ConsoleSite, inbound_message_id: str) -> int:
-    rows = console.query(
-        "SELECT q.id FROM quarantine_entry q JOIN inbound_message m ON m.id = q.inbound_id"
-        " WHERE m.message_id = :mid",
-        mid=inbound_message_id,
-    )
-    assert len(rows) == 1, rows
-    return int(rows[0][0])
 
 
 def test_the_coordinator_releases_one_held_message_and_deletes_another(
