@@ -48,6 +48,7 @@ def violations(page: Any) -> list[str]:
     script) does not govern, so the console is checked with its real headers."""
     if not SCRIPT.exists():
         raise AssertionError(f"{SCRIPT} is missing: `make test` fetches it")
+    page.wait_for_load_state()  # the stylesheet applied: sizes and contrast as drawn
     page.evaluate(SCRIPT.read_text(encoding="utf-8") + "\n;undefined")
     found = page.evaluate(
         """async (tags) => {
