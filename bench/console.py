@@ -477,19 +477,7 @@ def describe_seed(site: Site) -> None:
         print("  cases by state: " + ", ".join(f"{s} {n}" for s, n in states))
         counts = {
             table: one(f'SELECT COUNT(*) FROM "{table}"')
-            for table in (
-                "inbound_message",
-                "stored_blob",
-                "form",
-                "form_field",
-                "proposal",
-                "deadline",
-                "decision",
-                "outbound_message",
-                "chase_step",
-                "event",
-                "audit_entry",
-            )
+            for table in SEQUENCED[1:]  # every table but "case" itself
         }
         print("  rows: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
         blobs = one("SELECT pg_size_pretty(pg_total_relation_size('stored_blob'))")
@@ -707,13 +695,7 @@ def log_in(site: Site) -> str:
 
 
 def serve(site: Site, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "console", "--config", str(site.config)],
-        cwd=ROOT,
-        env=site.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = site.start_console()
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:

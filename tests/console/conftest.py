@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -193,13 +192,7 @@ def console_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSi
             site.deliver(untrusted_message(number))
         ran = site.run_once()
         assert ran.code == 0, ran.stderr
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "console", "--config", str(site.config)],
-            cwd=ROOT,
-            env=site.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        process = site.start_console()
         base_url = f"http://127.0.0.1:{port}"
         try:
             _wait_until_serving(base_url, process)

@@ -97,6 +97,17 @@ class Site:
             stderr=stderr,
         )
 
+    def start_console(self) -> subprocess.Popen[bytes]:
+        """``mappa-intake console`` in the background, on the configured ``console.port``
+        (its start-up errors kept on the pipe of ``stderr``)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "console", "--config", str(self.config)],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
     def run_once(self, *extra: str) -> Run:
         return self.cli("run", "--once", *extra)
 
