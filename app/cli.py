@@ -24,6 +24,11 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
+# records.tables.Role's values, written out so that --help loads no database code
+# (tests/app/test_cli.py keeps the two in step).
+ROLES = ("coordinator", "deputy", "administrator", "read_only")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mappa-intake", description="Secure-email intake and triage of MAPPA forms."
@@ -125,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--role",
         required=True,
-        choices=["coordinator", "deputy", "administrator", "read_only"],
+        choices=ROLES,
         help="what the account may do",
     )
     add.add_argument("--display-name", metavar="TEXT", help="the name shown on decisions")

@@ -694,25 +694,8 @@ def log_in(site: Site) -> str:
     return f"{SESSION_COOKIE}={token}"
 
 
-def serve(site: Site, port: int) -> subprocess.Popen[bytes]:
-    process = site.start_console()
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the console stopped at start: {process.stderr.read()!r}")  # type: ignore[union-attr]
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/login")
-            if connection.getresponse().status == 200:
-                return process
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def measure(site: Site, port: int, args: argparse.Namespace, rng: random.Random) -> None:
-    process = serve(site, port)
+    process = site.start_console()
     try:
         client = Client(port, log_in(site))
         results = []

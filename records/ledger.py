@@ -241,6 +241,24 @@ def awaiting_move(session: Session, mailbox: str) -> Sequence[InboundMessage]:
     ).all()
 
 
+def quarantine_entries(
+    session: Session, *, held: bool, limit: int | None = None
+) -> Sequence[tuple[QuarantineEntry, InboundMessage]]:
+    """The held entries, oldest first; or (``held`` False) those dealt with, latest first."""
+    query = select(QuarantineEntry, InboundMessage).join(
+        InboundMessage, col(InboundMessage.id) == QuarantineEntry.inbound_id
+    )
+    if held:
+        query = query.where(QuarantineEntry.state == QuarantineState.HELD).order_by(
+            col(QuarantineEntry.id)
+        )
+    else:
+        query = query.where(QuarantineEntry.state != QuarantineState.HELD).order_by(
+            col(QuarantineEntry.resolved_at).desc(), col(QuarantineEntry.id).desc()
+        )
+    return session.exec(query.limit(limit)).all()
+
+
 def entry(
     session: Session, entry_id: int, *, lock: bool = False
 ) -> tuple[QuarantineEntry, InboundMessage]:

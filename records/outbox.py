@@ -37,6 +37,10 @@ from records.tables import (
 OUTBOX_LEASE = "outbox"
 # Rows still to be sent: a row left in SENDING had its sender stopped during the DATA exchange.
 PENDING_STATES = (OutboxState.QUEUED, OutboxState.SENDING)
+# Accepted by the mail server (and perhaps filed in Sent, or being filed).
+SENT_STATES = (OutboxState.SENT, OutboxState.FILING, OutboxState.FILED)
+# Never to go: the server refused it for good, or the recipient is not allow-listed.
+FAILED_STATES = (OutboxState.FAILED, OutboxState.REFUSED)
 
 
 def outbox_key(scope: str, kind: str, step: int = 0) -> str:
@@ -228,7 +232,7 @@ def sent_times(session: Session, recipient: str, since: datetime) -> list[dateti
 def failures(session: Session) -> Sequence[OutboundMessage]:
     return session.exec(
         select(OutboundMessage)
-        .where(col(OutboundMessage.state).in_((OutboxState.FAILED, OutboxState.REFUSED)))
+        .where(col(OutboundMessage.state).in_(FAILED_STATES))
         .order_by(col(OutboundMessage.id))
     ).all()
 

@@ -102,10 +102,8 @@ def periods_around(today: date, years: int = 3) -> list[Period]:
     found = []
     for year in range(reporting_year_of(today), reporting_year_of(today) - years, -1):
         base = f"{year}-{(year + 1) % 100:02d}"
-        found.append(period(base))
-        found += [
-            period(f"{base}-Q{q}") for q in (4, 3, 2, 1) if period(f"{base}-Q{q}").start <= today
-        ]
+        quarters = (period(f"{base}-Q{q}") for q in (4, 3, 2, 1))
+        found += [period(base), *(q for q in quarters if q.start <= today)]
     return found
 
 
@@ -191,10 +189,10 @@ def _form_kind(form_type: str | None) -> str:
     return "referral" if form_type and form_type.endswith("referral") else "notification"
 
 
-def _received_day(opened: EventRow, zone: ZoneInfo) -> date:
+def _received_at(opened: EventRow) -> datetime:
+    """The case's receipt; the case's opening for events written before it was recorded."""
     text = opened.detail.get("received")
-    when = datetime.fromisoformat(text) if isinstance(text, str) else opened.at
-    return when.astimezone(zone).date()
+    return datetime.fromisoformat(text) if isinstance(text, str) else opened.at
 
 
 def _level_decided(decision: dict[str, Any]) -> str | None:
@@ -229,13 +227,11 @@ def build_report(
     waits: list[float] = []
     for history in by_case.values():
         opened = next((e for e in history if e.kind == EventKind.CASE_OPENED), None)
-        if opened is None or not chosen.contains(_received_day(opened, zone)):
+        if opened is None:
             continue
-        received_day = _received_day(opened, zone)
-        received_at = datetime.combine(received_day, time(), zone)
-        text = opened.detail.get("received")
-        if isinstance(text, str):
-            received_at = datetime.fromisoformat(text)
+        received_at = _received_at(opened)
+        if not chosen.contains(received_at.astimezone(zone).date()):
+            continue
         proposals = [e for e in history if e.kind == EventKind.PROPOSED]
         latest = proposals[-1].detail if proposals else {}
         report.received[_form_kind(latest.get("form_type") or opened.detail.get("form_type"))] += 1

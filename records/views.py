@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from records import cases as case_records
-from records import outbox
+from records import ledger, outbox
 from records.tables import (
     Case,
     CaseState,
@@ -20,7 +20,6 @@ from records.tables import (
     MailboxLease,
     MessageState,
     OutboundMessage,
-    OutboxState,
     QuarantineEntry,
     QuarantineState,
 )
@@ -35,7 +34,7 @@ def case_summary(
     assert case.id is not None
     proposal = case_records.current_proposal(session, case.id)
     decision = case_records.latest_decision(session, case.id)
-    replies = _replies(session, case.id)
+    replies = replies_of(session, case.id)
     deadlines = case_records.deadlines_of(session, proposal.id) if proposal and proposal.id else []
     return {
         "ref": case.ref,
@@ -65,7 +64,7 @@ def case_summary(
         "replies": [
             {"kind": r.kind, "message_id": r.message_id, "state": r.state} for r in replies
         ],
-        "alerts": _alerts(session, replies),
+        "alerts": alerts_of(session, replies),
     }
 
 
@@ -77,7 +76,8 @@ def _deadline(row: DeadlineRow, flag: DeadlineFlagger | None) -> dict[str, Any]:
     return shown
 
 
-def _replies(session: Session, case_id: int) -> Sequence[OutboundMessage]:
+def replies_of(session: Session, case_id: int) -> Sequence[OutboundMessage]:
+    """Everything we sent (or will send) on the case, oldest first."""
     return session.exec(
         select(OutboundMessage)
         .where(OutboundMessage.case_id == case_id)
@@ -85,17 +85,15 @@ def _replies(session: Session, case_id: int) -> Sequence[OutboundMessage]:
     ).all()
 
 
-def case_alerts(session: Session, case_id: int) -> list[str]:
-    return _alerts(session, _replies(session, case_id))
-
-
-def _alerts(session: Session, replies: Sequence[OutboundMessage]) -> list[str]:
+def alerts_of(session: Session, replies: Sequence[OutboundMessage]) -> list[str]:
     """What the Co-ordinator must see: a reply that bounced, failed or may not be sent."""
     alerts = []
+    recipients = {reply.recipient for reply in replies}  # one look-up per address
+    bounced = {address for address in recipients if outbox.has_bounced(session, address)}
     for reply in replies:
-        if reply.state in (OutboxState.FAILED, OutboxState.REFUSED):
+        if reply.state in outbox.FAILED_STATES:
             alerts.append(f"{reply.kind} {reply.state}: {reply.error}")
-        elif outbox.has_bounced(session, reply.recipient) and reply.kind != "escalation":
+        elif reply.recipient in bounced and reply.kind != "escalation":
             alerts.append(f"{reply.kind}: the address {reply.recipient} bounced")
     return list(dict.fromkeys(alerts))
 
@@ -109,14 +107,8 @@ def case_summaries(
     return [case_summary(session, case, flag) for case in session.exec(query).all()]
 
 
-def quarantine_list(session: Session, *, held_only: bool = True) -> list[dict[str, Any]]:
-    query = (
-        select(QuarantineEntry, InboundMessage)
-        .join(InboundMessage, col(InboundMessage.id) == QuarantineEntry.inbound_id)
-        .order_by(col(QuarantineEntry.id))
-    )
-    if held_only:
-        query = query.where(QuarantineEntry.state == QuarantineState.HELD)
+def quarantine_list(session: Session) -> list[dict[str, Any]]:
+    """The held messages, oldest first."""
     return [
         {
             "id": entry.id,
@@ -127,7 +119,7 @@ def quarantine_list(session: Session, *, held_only: bool = True) -> list[dict[st
             "received": message.received_at.isoformat(),
             "state": str(entry.state),
         }
-        for entry, message in session.exec(query).all()
+        for entry, message in ledger.quarantine_entries(session, held=True)
     ]
 
 

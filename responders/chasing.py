@@ -26,7 +26,6 @@ from records.tables import (
     ChaseStep,
     EventKind,
     OutboundMessage,
-    OutboxState,
 )
 from responders.compose import ReplyKind
 from responders.settings import ChaseSettings, ReplySettings
@@ -162,7 +161,7 @@ class Chaser:
             before = session.get(OutboundMessage, last.outbox_id) if last.outbox_id else None
         if before is None:
             return False
-        if before.state in (OutboxState.FAILED, OutboxState.REFUSED):
+        if before.state in outbox.FAILED_STATES:
             return True  # the reminder could not go: the next step (the escalation) still does
         if before.sent_at is None:
             return False

@@ -3,6 +3,7 @@ proposal and the thread; the forms to correct a field and to decide (views/decid
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -18,7 +19,7 @@ from console.web import Call, Frame, frame, render
 from records import cases as case_records
 from records.audit import AuditAction, audit
 from records.tables import Case, Decision, OutboundMessage
-from records.views import case_alerts
+from records.views import alerts_of, replies_of
 from responders.decisions import OUTCOMES
 from responders.wording import MISSING_WORDS, form_name
 
@@ -157,6 +158,7 @@ def case_context(
     proposal = case_records.current_proposal(session, case.id)
     deadlines = case_records.deadlines_of(session, proposal.id) if proposal and proposal.id else []
     values = case_records.merged_fields(session, case.id)
+    replies = replies_of(session, case.id)  # the thread's and the alerts': read once
     return CasePageContext(
         frame=page_frame,
         case=CaseHeader(
@@ -196,14 +198,14 @@ def case_context(
             else None
         ),
         decisions=_decisions(session, case.id),
-        thread=_thread(session, case.id),
+        thread=_thread(session, case.id, replies),
         documents=[
             DocumentLink(form.id or 0, part_name(form) or "the e-mail's text", form is drawn)
             for form in forms
         ],
         document=document_view(services, session, drawn) if drawn else DocumentView("none"),
         document_form_id=(drawn.id or 0) if drawn else 0,
-        alerts=case_alerts(session, case.id),
+        alerts=alerts_of(session, replies),
         outcomes=[(o, OUTCOME_WORDS[o]) for o in OUTCOMES],
         field_names=sorted(field_words.LABELS.items(), key=lambda item: item[1]),
         error=error,
@@ -287,7 +289,7 @@ def _decisions(session: Session, case_id: int) -> list[DecisionView]:
     ]
 
 
-def _thread(session: Session, case_id: int) -> list[ThreadItem]:
+def _thread(session: Session, case_id: int, replies: Sequence[OutboundMessage]) -> list[ThreadItem]:
     items = [
         ThreadItem(
             at=m.delivered_at or m.received_at,
@@ -299,11 +301,7 @@ def _thread(session: Session, case_id: int) -> list[ThreadItem]:
         )
         for index, m in enumerate(case_records.messages_of(session, case_id))
     ]
-    for reply in session.exec(
-        select(OutboundMessage)
-        .where(OutboundMessage.case_id == case_id)
-        .order_by(col(OutboundMessage.id))
-    ).all():
+    for reply in replies:
         items.append(
             ThreadItem(
                 at=reply.sent_at or reply.created_at,

@@ -11,14 +11,11 @@ from starlette.responses import Response
 
 from console.services import ConsoleServices
 from console.web import Call, Frame, frame, render
+from records import outbox
 from records.audit import AuditAction, audit
 from records.tables import Case, ChaseState, ChaseStep, OutboundMessage, OutboxState
 
 HISTORY_SHOWN = 200  # the most recent of each list: the rest is in the event log
-
-_WAITING = (OutboxState.QUEUED, OutboxState.SENDING)
-_SENT = (OutboxState.SENT, OutboxState.FILING, OutboxState.FILED)
-_FAILED = (OutboxState.FAILED, OutboxState.REFUSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +132,9 @@ def outbox_page(services: ConsoleServices, call: Call) -> Response:
     with services.db.session() as session:
         context = OutboxPageContext(
             frame(call, "outbox"),
-            waiting=_outbox(session, _WAITING, newest_first=False),
-            sent=_outbox(session, _SENT, newest_first=True),
-            failed=_outbox(session, _FAILED, newest_first=True),
+            waiting=_outbox(session, outbox.PENDING_STATES, newest_first=False),
+            sent=_outbox(session, outbox.SENT_STATES, newest_first=True),
+            failed=_outbox(session, outbox.FAILED_STATES, newest_first=True),
         )
         audit(session, services.clock(), viewer.name, viewer.role, AuditAction.VIEW_OUTBOX)
     return render("outbox.html", context)

@@ -9,7 +9,7 @@ from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from starlette.responses import Response
 
 from console.documents import DocumentView, body_view
@@ -20,7 +20,7 @@ from intake.retake import NotHeld, delete_held, take_again
 from records import ledger
 from records.audit import AuditAction, audit
 from records.errors import NotFound
-from records.tables import InboundMessage, QuarantineEntry, QuarantineState, StoredBlob
+from records.tables import InboundMessage, QuarantineEntry, StoredBlob
 
 RESOLVED_SHOWN = 50  # the most recent releases, reprocessings and deletions
 HEADERS_SHOWN = ("From", "To", "Subject", "Date", "Message-ID", "Authentication-Results")
@@ -68,20 +68,8 @@ def _row(entry: QuarantineEntry, message: InboundMessage) -> HeldRow:
 
 
 def _entries(session: Session, held: bool) -> list[HeldRow]:
-    query = select(QuarantineEntry, InboundMessage).join(
-        InboundMessage, col(InboundMessage.id) == QuarantineEntry.inbound_id
-    )
-    if held:
-        query = query.where(QuarantineEntry.state == QuarantineState.HELD).order_by(
-            col(QuarantineEntry.created_at)
-        )
-    else:
-        query = (
-            query.where(QuarantineEntry.state != QuarantineState.HELD)
-            .order_by(col(QuarantineEntry.resolved_at).desc())
-            .limit(RESOLVED_SHOWN)
-        )
-    return [_row(entry, message) for entry, message in session.exec(query).all()]
+    limit = None if held else RESOLVED_SHOWN
+    return [_row(e, m) for e, m in ledger.quarantine_entries(session, held=held, limit=limit)]
 
 
 def quarantine_page(services: ConsoleServices, call: Call) -> Response:

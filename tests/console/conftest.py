@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -160,19 +159,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the console stopped at start: exit {process.returncode}")
-        try:
-            urllib.request.urlopen(url + "/login", timeout=2)
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    pytest.fail("the console did not answer within 30 s")
-
-
 @pytest.fixture(scope="module")
 def console_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
     folder = tmp_path_factory.mktemp("console")
@@ -195,7 +181,6 @@ def console_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSi
         process = site.start_console()
         base_url = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_serving(base_url, process)
             yield ConsoleSite(site, base_url, sink, process)
         finally:
             process.terminate()

@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -97,16 +100,27 @@ class Site:
             stderr=stderr,
         )
 
-    def start_console(self) -> subprocess.Popen[bytes]:
-        """``mappa-intake console`` in the background, on the configured ``console.port``
-        (its start-up errors kept on the pipe of ``stderr``)."""
-        return subprocess.Popen(
+    def start_console(self, timeout: float = 60) -> subprocess.Popen[bytes]:
+        """``mappa-intake console`` in the background on the configured ``console.port``,
+        returned once it answers (RuntimeError with its stderr if it stops or never does)."""
+        port = int(str(self.settings["console"]["port"]))
+        process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "console", "--config", str(self.config)],
             cwd=ROOT,
             env=self.env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2)
+                return process
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        process.kill()
+        _out, err = process.communicate()
+        raise RuntimeError(f"the console did not start: {err.decode(errors='replace')[-2000:]}")
 
     def run_once(self, *extra: str) -> Run:
         return self.cli("run", "--once", *extra)
