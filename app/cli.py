@@ -157,6 +157,34 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="storage keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
     keys_commands.add_parser("new", help="print a new random storage key (base64)")
+    rotate = keys_commands.add_parser(
+        "rotate",
+        help="re-seal stored mail sealed with a previous key with the key in force"
+        " (docs/operations.md)",
+    )
+    _config_option(rotate)
+
+    retention = commands.add_parser(
+        "retention", help="remove the stored mail the retention policy says has expired"
+    )
+    retention.add_argument(
+        "--now", metavar="DATETIME", help="the time to judge expiry at (default: now)"
+    )
+    retention.add_argument(
+        "--dry-run", action="store_true", help="say what would be removed; change nothing"
+    )
+    retention.add_argument("--json", action="store_true", help="one JSON object")
+    _config_option(retention)
+
+    export = commands.add_parser("export", help="write one case as a ZIP for the system of record")
+    export.add_argument("ref", metavar="REF", help="the case reference, e.g. MAPPA-2026-0042")
+    export.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="the ZIP to write (default ./REF.zip; never overwritten)",
+    )
+    _config_option(export)
 
     config = commands.add_parser("config", help="configuration helpers")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -214,10 +242,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_state_command(args)
     if args.command == "keys":
-        from records.sealing import new_key_text
+        from app.keys import run_keys
 
-        print(new_key_text())
-        return EXIT_OK
+        return run_keys(args)
+    if args.command == "retention":
+        from app.retention import run_retention
+
+        return run_retention(args)
+    if args.command == "export":
+        from app.export import run_export
+
+        return run_export(args)
     if args.command == "config":
         from app.settings import example
 

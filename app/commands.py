@@ -92,12 +92,33 @@ def _print_status(status: dict[str, Any], *, as_json: bool) -> None:
     print(f"cases:                   {cases}")
     print(f"replies waiting:         {status['outbox_waiting']}")
     print(f"reply failures:          {status['outbox_failures']}")
+    for failed in status["outbox_failed"]:
+        what = f"{failed['kind']} {failed['case'] or '-'} {failed['state']}"
+        print(f"  outbox {failed['id']}: {what}: {failed['error']}")
     print(f"bounced addresses:       {status['bounced_addresses']}")
     for name in ("missed", "near"):
         refs = status["deadlines"][name]
         print(f"deadlines {name + ':':<14} {', '.join(refs) if refs else 'none'}")
     for mailbox in status["mailboxes"]:
-        print(f"mailbox {mailbox['mailbox']}: last read {mailbox['last_read'] or 'never'}")
+        print(_mailbox_line(mailbox))
+    print(f"alerts:                  {len(status['alerts']) or 'none'}")
+    for alert in status["alerts"]:
+        raised = alert["raised"][:16]
+        print(f"  {alert['kind']} {alert['subject']}: {alert['detail']} (raised {raised})")
+
+
+def _mailbox_line(mailbox: dict[str, Any]) -> str:
+    """``mailbox NAME: last read WHEN (N min ago); failing since WHEN (KIND); token ...``"""
+    ago = mailbox["last_read_seconds_ago"]
+    line = f"mailbox {mailbox['mailbox']}: last read {mailbox['last_read'] or 'never'}"
+    if ago is not None:
+        line += f" ({ago // 60} min ago)"
+    failing = mailbox["failing"]
+    if failing:
+        line += f"; failing since {failing['since']} ({failing['kind']})"
+    if mailbox["token_expires"]:
+        line += f"; token expires {mailbox['token_expires']}"
+    return line
 
 
 def _quarantine_action(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,6 +17,9 @@ import os
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -24,7 +27,9 @@ from app.exits import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from app.settings import ConfigError, load
 
 if TYPE_CHECKING:
+    from intake.mailbox import Mailbox
     from intake.worker import IntakeWorker
+    from responders.alerts import AlertWatch  # health hook
     from responders.chasing import Chaser
     from responders.sender import OutboxSender
 
@@ -37,12 +42,19 @@ RETRY_LAST_SECONDS = 300.0
 AUTH_RETRY_SECONDS = 900.0
 # The sender looks at the outbox this often when nothing wakes it.
 SEND_POLL_SECONDS = 2.0
+# A daemon that does not hold every mailbox looks this often for messages the holders
+# claimed, to read some of them.
+HELP_POLL_SECONDS = 2.0
+# A pass's verdict that ends the daemon (stored mail that the key cannot open).
+EXIT_FATAL = 99
 
 
 def run_daemon(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import DBAPIError
 
     from app import logs
+    from app.health import open_health  # health hook (app/health.py)
+    from app.retention import DaemonRetention
     from app.runtime import make_clock, open_runtime, open_sending
     from app.wiring import local_datetime, mailbox_from
 
@@ -57,8 +69,12 @@ def run_daemon(args: argparse.Namespace) -> int:
     try:
         settings = load(args.config)
         runtime = open_runtime(settings, os.environ, make_clock(start), wake.set)
-        mailbox = mailbox_from(settings, os.environ)
+        mailboxes = [mailbox_from(each, os.environ, runtime.db) for each in settings.mailboxes()]
+        _check_distinct(mailboxes)
         chaser, sender = open_sending(runtime, os.environ, stopping.is_set)
+        # health hook: alerts, /metrics and /healthz (app/health.py)
+        health = open_health(runtime, [m.name for m in mailboxes], serve=not args.once)
+        retention = DaemonRetention(runtime.db, settings)
     except ConfigError as err:
         print(f"mappa-intake: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -71,93 +87,200 @@ def run_daemon(args: argparse.Namespace) -> int:
     from intake.worker import IntakeWorker
 
     runtime.processor.casework.warm_up(runtime.processor.clock())
-    worker = IntakeWorker(mailbox, runtime.processor, stop=stopping.is_set)
-    wait_seconds = float(settings["mailbox.wait_seconds"])
+    workers = [IntakeWorker(m, runtime.processor, stop=stopping.is_set) for m in mailboxes]
+    intake = IntakeLoop(workers, float(settings["mailbox.wait_seconds"]), stopping)
+    # Housekeeping on the sending thread: retention at most every ten minutes, by the domain
+    # clock (so ``--now`` replays it too).
+    clock = runtime.processor.clock
+    housekeeping = Housekeeping(health.alerts, lambda: retention.run_pass(clock()))
     try:
         if args.once:
-            code = _loop(worker, once=True, wait_seconds=wait_seconds, stopping=stopping)
-            return max(code, _send_once(chaser, sender))
+            code = intake.run(once=True)
+            return max(code, _send_once(chaser, sender, housekeeping))
         sending = threading.Thread(
-            target=_send_loop, args=(chaser, sender, stopping, wake), name="sender", daemon=True
+            target=_send_loop,
+            args=(chaser, sender, stopping, wake, housekeeping),
+            name="sender",
+            daemon=True,
         )
         sending.start()
         try:
-            return _loop(worker, once=False, wait_seconds=wait_seconds, stopping=stopping)
+            return intake.run(once=False)
         finally:
             stopping.set()
             wake.set()
             sending.join()
     finally:
-        worker.release_lease()
+        for worker in workers:
+            worker.release_lease()
+            worker.mailbox.close()
         sender.release_lease()
-        mailbox.close()
+        health.close()  # health hook
         runtime.db.dispose()
 
 
-def _loop(
-    worker: IntakeWorker, *, once: bool, wait_seconds: float, stopping: threading.Event
-) -> int:
-    from sqlalchemy.exc import DBAPIError
+def _check_distinct(mailboxes: list[Mailbox]) -> None:
+    names = [m.name for m in mailboxes]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"mailboxes: {', '.join(twice)} configured more than once")
 
-    from intake.errors import MailboxAuthError, MailboxError
-    from records.errors import SealError
 
-    retry = RETRY_FIRST_SECONDS
-    name = worker.mailbox.name
-    while not stopping.is_set():
+class IntakeLoop:
+    """Every configured mailbox, one pass each in turn, on the main thread (parsing's time
+    limit uses SIGALRM, which works there only), then a wait for new mail in any of them.
+
+    Each mailbox keeps its own retry pause: one server that is away does not hold up the
+    others. A mailbox another daemon holds is not read here, but what that daemon claimed is
+    read by whichever daemon is free (``IntakeWorker.run_pass``), so a daemon holding no
+    mailbox looks for such work every ``HELP_POLL_SECONDS``.
+    """
+
+    def __init__(
+        self, workers: list[IntakeWorker], wait_seconds: float, stopping: threading.Event
+    ) -> None:
+        self.workers = workers
+        self.wait_seconds = wait_seconds
+        self.stopping = stopping
+        self._pause = {id(w): RETRY_FIRST_SECONDS for w in workers}
+        self._not_before = {id(w): 0.0 for w in workers}
+        self._holding: list[IntakeWorker] = []
+
+    def run(self, *, once: bool) -> int:
+        while not self.stopping.is_set():
+            code = EXIT_OK
+            self._holding = []
+            for worker in self.workers:
+                if self.stopping.is_set():
+                    break
+                if time.monotonic() >= self._not_before[id(worker)]:
+                    code = max(code, self._pass(worker, once=once))
+            if once or code == EXIT_FATAL:
+                return EXIT_PROBLEM if code == EXIT_FATAL else code
+            self._wait()
+        log.info("stopping")
+        return EXIT_OK
+
+    def _pass(self, worker: IntakeWorker, *, once: bool) -> int:
+        """One pass of one mailbox, behind the boundary that keeps the daemon up."""
+        from sqlalchemy.exc import DBAPIError
+
+        from app.health import note_mailbox_failure  # health hook (app/health.py)
+        from intake.errors import MailboxAuthError, MailboxError
+        from records.errors import SealError
+
+        name = worker.mailbox.name
         try:
             report = worker.run_pass()
-            retry = RETRY_FIRST_SECONDS
-            if report.busy:
-                log.info("mailbox busy: another process holds its lease", extra={"mailbox": name})
-                if once:
-                    print(
-                        f"mappa-intake: mailbox {name} is being read by another process",
-                        file=sys.stderr,
-                    )
-                    return EXIT_PROBLEM
-            elif report.claimed or report.processed or report.quarantined:
-                log.info(
-                    "pass done",
-                    extra={
-                        "mailbox": name,
-                        "claimed": report.claimed,
-                        "processed": report.processed,
-                        "quarantined": report.quarantined,
-                    },
-                )
-            if once:
-                return EXIT_OK
-            worker.mailbox.wait(wait_seconds, stopping.is_set)
         except SealError as err:
             # The stored mail cannot be opened with the key in force: nothing can be done
             # until the operator gives the right key, and guessing would lose mail.
             log.error("stored mail cannot be opened: %s", err, extra={"mailbox": name})
-            return EXIT_PROBLEM
+            return EXIT_FATAL
         except MailboxAuthError as err:
             log.error("mailbox refused our login: %s", err, extra={"mailbox": name})
-            if once:
-                return EXIT_PROBLEM
-            stopping.wait(AUTH_RETRY_SECONDS)
+            note_mailbox_failure(worker, err)  # health hook: the login_refused alert
+            self._later(worker, AUTH_RETRY_SECONDS)
+            return EXIT_PROBLEM
         except (MailboxError, DBAPIError) as err:
             # A mailbox or database that went away (a restart, the network): try again later;
             # the ledger makes the retry safe wherever the pass stopped.
             # A database error's text may quote the SQL parameters (personal data): its type only.
             detail = str(err) if isinstance(err, MailboxError) else type(err).__name__
             log.warning("unavailable: %s", detail, extra={"mailbox": name})
+            note_mailbox_failure(worker, err)  # health hook: mailbox_stale, /healthz
             worker.mailbox.close()
+            pause = self._pause[id(worker)]
+            self._later(worker, pause)
+            self._pause[id(worker)] = min(pause * 2, RETRY_LAST_SECONDS)
+            return EXIT_PROBLEM
+        self._pause[id(worker)] = RETRY_FIRST_SECONDS
+        if report.busy:
+            log.info("mailbox busy: another process holds its lease", extra={"mailbox": name})
             if once:
+                print(
+                    f"mappa-intake: mailbox {name} is being read by another process",
+                    file=sys.stderr,
+                )
                 return EXIT_PROBLEM
-            stopping.wait(retry)
-            retry = min(retry * 2, RETRY_LAST_SECONDS)
-    log.info("stopping", extra={"mailbox": name})
-    return EXIT_OK
+            return EXIT_OK
+        self._holding.append(worker)
+        if report.claimed or report.processed or report.quarantined:
+            log.info(
+                "pass done",
+                extra={
+                    "mailbox": name,
+                    "claimed": report.claimed,
+                    "processed": report.processed,
+                    "quarantined": report.quarantined,
+                },
+            )
+        return EXIT_OK
+
+    def _later(self, worker: IntakeWorker, seconds: float) -> None:
+        self._not_before[id(worker)] = time.monotonic() + seconds
+
+    def _wait(self) -> None:
+        """Until mail may have come to a mailbox we hold, a mailbox's retry is due, or (when
+        another daemon holds a mailbox) it is time to look for its claimed messages."""
+        seconds = self.wait_seconds
+        if len(self._holding) < len(self.workers):
+            seconds = min(seconds, HELP_POLL_SECONDS)
+        now = time.monotonic()
+        due = [t - now for w, t in ((w, self._not_before[id(w)]) for w in self.workers) if t > now]
+        if due and len(due) == len(self.workers):
+            seconds = min(seconds, max(0.0, min(due)))
+        if len(self._holding) == 1 and len(self.workers) == 1:
+            self._wait_one(self._holding[0], seconds, self.stopping.is_set)
+            return
+        if not self._holding:
+            self.stopping.wait(seconds)
+            return
+        # Several mailboxes: each waits on its own connection in a thread; the first to
+        # see mail ends every wait.
+        woke = threading.Event()
+
+        def stop() -> bool:
+            return self.stopping.is_set() or woke.is_set()
+
+        def wait(worker: IntakeWorker) -> None:
+            self._wait_one(worker, seconds, stop)
+            woke.set()
+
+        threads = [threading.Thread(target=wait, args=(w,), daemon=True) for w in self._holding]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    @staticmethod
+    def _wait_one(worker: IntakeWorker, seconds: float, stop: Callable[[], bool]) -> None:
+        from intake.errors import MailboxError
+
+        try:
+            worker.mailbox.wait(seconds, stop)
+        except MailboxError as err:  # the next pass meets it again and handles it
+            log.info("wait ended: %s", err, extra={"mailbox": worker.mailbox.name})
 
 
-def _send_once(chaser: Chaser, sender: OutboxSender) -> int:
+@dataclass(frozen=True, slots=True)
+class Housekeeping:
+    """What the sending thread does before each pass: the alerts first (their e-mails then go
+    in the same pass), then retention (at most every ten minutes)."""
+
+    alerts: AlertWatch
+    retention: Callable[[], object]
+
+    def run_pass(self) -> None:
+        self.alerts.run_pass()  # never raises
+        self.retention()  # a database error goes to the sending loop's boundary
+
+
+def _send_once(chaser: Chaser, sender: OutboxSender, housekeeping: Housekeeping) -> int:
     from sqlalchemy.exc import DBAPIError
 
     try:
+        housekeeping.run_pass()
         chaser.run_pass()
         report = sender.run_pass()
     except DBAPIError as err:
@@ -173,7 +296,11 @@ def _send_once(chaser: Chaser, sender: OutboxSender) -> int:
 
 
 def _send_loop(
-    chaser: Chaser, sender: OutboxSender, stopping: threading.Event, wake: threading.Event
+    chaser: Chaser,
+    sender: OutboxSender,
+    stopping: threading.Event,
+    wake: threading.Event,
+    housekeeping: Housekeeping,
 ) -> None:
     """Chases, then the outbox, until asked to stop. A failure waits and tries again: it
     never ends the thread (intake would go on with nobody sending)."""
@@ -186,6 +313,7 @@ def _send_loop(
         wake.clear()
         pause = SEND_POLL_SECONDS
         try:
+            housekeeping.run_pass()
             chaser.run_pass()
             report = sender.run_pass()
             if report.sent or report.ended:

@@ -56,7 +56,7 @@ def open_runtime(
     from intake.processing import MessageProcessor
     from responders.receipts import AutoReplies
 
-    sealer = sealer_from(settings, environ)
+    sealer = sealer_from(settings, environ)  # the key in force and the previous keys
     policy = screening_from(settings)
     casework = Casework(casework_from(settings), sealer)
     replies = AutoReplies(reply_settings_from(settings).sender, wake)
@@ -103,7 +103,7 @@ def open_sending(
         sealer,
         clock=runtime.processor.clock,
         # A connection of the sender's own: IMAP connections are not shared between threads.
-        sent_copies=mailbox_from(settings, environ) if sent_folder else None,
+        sent_copies=mailbox_from(settings, environ, runtime.db) if sent_folder else None,
         sent_folder=sent_folder,
         stop=stop,
     )

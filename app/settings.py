@@ -119,7 +119,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Where state lives: sqlite:///PATH (relative to the configuration file's folder)"
         " or postgresql+psycopg://USER@HOST/DB (password in PGPASSWORD or ~/.pgpass).",
     ),
-    Setting("mailbox.kind", "maildir", "imap or maildir (a local Maildir, as the demo uses)."),
+    Setting(
+        "mailbox.kind",
+        "maildir",
+        "imap, graph (Exchange Online through Microsoft Graph), ews (Exchange Server),"
+        " or maildir (a local Maildir, as the demo uses).",
+    ),
     Setting("mailbox.path", "var/mail/inbox", "maildir: the Maildir to read."),
     Setting("mailbox.host", "", "imap: the server's host name."),
     Setting("mailbox.port", 993, "imap: 993 for tls, 143 for starttls."),
@@ -128,18 +133,51 @@ SETTINGS: tuple[Setting, ...] = (
         "tls",
         "imap: tls, starttls, or none (none only to a loopback host).",
     ),
-    Setting("mailbox.ca_file", "", "imap: CA certificates to trust instead of the system's."),
-    Setting("mailbox.username", "", "imap: the login name."),
-    Setting("mailbox.auth", "password", "imap: password, or xoauth2 (an OAuth 2.0 token)."),
+    Setting(
+        "mailbox.ca_file",
+        "",
+        "imap, graph, ews: CA certificates to trust instead of the system's.",
+    ),
+    Setting("mailbox.username", "", "imap, ews: the login name."),
+    Setting(
+        "mailbox.address",
+        "",
+        "graph, ews: the mailbox's e-mail address (empty: mailbox.username).",
+    ),
+    Setting(
+        "mailbox.auth",
+        "password",
+        "imap: password, xoauth2 (a token from mailbox.token_env) or entra (an app-only"
+        " token from Microsoft Entra ID, SASL XOAUTH2); ews: password (NTLM), basic or"
+        " entra; graph: always entra.",
+    ),
     Setting(
         "mailbox.password_env",
         "MAPPA_IMAP_PASSWORD",
-        "imap: environment variable holding the password (auth = password).",
+        "imap, ews: environment variable holding the password (auth = password or basic).",
     ),
     Setting(
         "mailbox.token_env",
         "MAPPA_IMAP_TOKEN",
-        "imap: environment variable holding the OAuth 2.0 access token (auth = xoauth2).",
+        "imap: environment variable holding an OAuth 2.0 access token (auth = xoauth2).",
+    ),
+    Setting("mailbox.ews_url", "", "ews: the EWS endpoint, https://HOST/EWS/Exchange.asmx."),
+    Setting("mailbox.tenant_id", "", "entra: the council's Microsoft Entra ID tenant (GUID)."),
+    Setting("mailbox.client_id", "", "entra: the application (client) id registered for us."),
+    Setting(
+        "mailbox.client_secret_env",
+        "MAPPA_ENTRA_SECRET",
+        "entra: environment variable holding the application's client secret.",
+    ),
+    Setting(
+        "mailbox.authority_url",
+        "https://login.microsoftonline.com",
+        "entra: the Entra ID authority (another for a national cloud).",
+    ),
+    Setting(
+        "mailbox.graph_url",
+        "https://graph.microsoft.com/v1.0",
+        "graph: the Microsoft Graph endpoint (another for a national cloud).",
     ),
     Setting("mailbox.folder", "INBOX", "Folder the forms arrive in."),
     Setting("mailbox.processed_folder", "Processed", "Folder taken mail is moved to."),
@@ -215,6 +253,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp.ca_file", "", "smtp: CA certificates to trust instead of the system's."),
     Setting("smtp.username", "", "smtp: the login name (empty: no login)."),
     Setting(
+        "smtp.auth",
+        "password",
+        "smtp: password, or entra (SASL XOAUTH2 with an app-only token from Microsoft Entra"
+        " ID, with the tenant and application of [mailbox]).",
+    ),
+    Setting(
         "smtp.password_env",
         "MAPPA_SMTP_PASSWORD",
         "smtp: environment variable holding the password.",
@@ -242,6 +286,36 @@ SETTINGS: tuple[Setting, ...] = (
         2,
         "A T1-T5 deadline this many working days away or fewer is flagged as near.",
     ),
+    Setting(
+        "alerts.to",
+        "",
+        "The operator's address alert e-mails go to (empty: none is sent); it must be inside"
+        " senders.allowed_domains like every message of ours.",
+    ),
+    Setting(
+        "alerts.mailbox_stale_minutes",
+        15.0,
+        "Alert when a mailbox has not been read successfully for this long (minutes; also"
+        " the daemon's /healthz limit).",
+    ),
+    Setting(
+        "alerts.silent_working_hours",
+        16.0,
+        "Alert when no mail at all has arrived in a mailbox for this many office hours of"
+        " working days (0: not watched).",
+    ),
+    Setting(
+        "alerts.working_hours",
+        "09:00-17:00",
+        "Office hours (local time, HH:MM-HH:MM) of Scottish working days that count towards"
+        " alerts.silent_working_hours.",
+    ),
+    Setting(
+        "health.host",
+        "127.0.0.1",
+        "Address the daemon serves /metrics and /healthz on (keep it loopback or internal).",
+    ),
+    Setting("health.port", 9464, "Port of /metrics and /healthz (0: not served)."),
     Setting(
         "console.host",
         "127.0.0.1",
@@ -278,6 +352,32 @@ SETTINGS: tuple[Setting, ...] = (
         "MAPPA_DATA_KEY",
         "Environment variable holding the base64 AES-256 key that seals stored mail.",
     ),
+    Setting(
+        "storage.previous_keys_env",
+        "MAPPA_DATA_KEY_PREVIOUS",
+        "Environment variable holding previous keys (base64, separated by commas or spaces):"
+        " they still open stored mail, never seal it; unset or empty: none. Used while"
+        " `keys rotate` re-seals (docs/operations.md).",
+    ),
+    Setting(
+        "retention.closed_case_days",
+        90,
+        "Days after a case was closed (or last changed) that its stored raw messages,"
+        " attachments and reply copies are removed; the case and its fields stay (0: never).",
+    ),
+    Setting(
+        "retention.decided_case_days",
+        365,
+        "Days after a decided case last changed (a decision, mail landing on it) that its"
+        " stored messages, attachments and reply copies are removed (0: never).",
+    ),
+    Setting(
+        "retention.quarantine_days",
+        30,
+        "Days a quarantined message is held before its stored copy is removed (its entry"
+        " becomes deleted); also how long our reply about it is kept after it is dealt with"
+        " (0: never).",
+    ),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -301,9 +401,22 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
 class Settings:
     """The settings in force: the file's values over the defaults."""
 
-    def __init__(self, values: dict[str, Any], source: Path | None) -> None:
+    def __init__(
+        self,
+        values: dict[str, Any],
+        source: Path | None,
+        extra_mailboxes: tuple[dict[str, Any], ...] = (),
+    ) -> None:
         self._values = values
         self.source = source
+        self._extra_mailboxes = extra_mailboxes
+
+    def mailboxes(self) -> list[Settings]:
+        """One Settings per mailbox to read: ``[mailbox]``, then each ``[[mailboxes]]`` table,
+        whose keys are ``mailbox.*`` names over ``[mailbox]``'s values."""
+        return [self] + [
+            Settings({**self._values, **extra}, self.source) for extra in self._extra_mailboxes
+        ]
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -341,6 +454,9 @@ def load(path: Path | None, *, required: bool = False) -> Settings:
         raise ConfigError(f"{chosen}: cannot read configuration: {err.strerror or err}") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{chosen}: not valid TOML: {err}") from err
+    extra_mailboxes = tuple(
+        _extra_mailbox(chosen, i, t) for i, t in enumerate(_tables(table.pop("mailboxes", [])))
+    )
     for key, value in _flatten(table).items():
         setting = _BY_KEY.get(key)
         if setting is None:
@@ -350,7 +466,27 @@ def load(path: Path | None, *, required: bool = False) -> Settings:
             continue
         values[key] = _check_type(key, value, setting.default)
     _validate(values)
-    return Settings(values, chosen)
+    for extra in extra_mailboxes:
+        _validate_mailbox({**values, **extra}, "mailboxes")
+    return Settings(values, chosen, extra_mailboxes)
+
+
+def _tables(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ConfigError("mailboxes: expected [[mailboxes]] tables")
+    return value
+
+
+def _extra_mailbox(source: Path, index: int, table: dict[str, Any]) -> dict[str, Any]:
+    """A ``[[mailboxes]]`` table as ``mailbox.*`` values, each checked like its [mailbox] key."""
+    values: dict[str, Any] = {}
+    for name, value in table.items():
+        key = f"mailbox.{name}"
+        setting = _BY_KEY.get(key)
+        if setting is None:
+            raise ConfigError(f"{source}: unknown setting mailboxes[{index}].{name}")
+        values[key] = _check_type(f"mailboxes[{index}].{name}", value, setting.default)
+    return values
 
 
 _OUR_SECTIONS = frozenset(s.key.split(".", 1)[0] for s in SETTINGS)
@@ -358,9 +494,10 @@ _OUR_SECTIONS = frozenset(s.key.split(".", 1)[0] for s in SETTINGS)
 
 _CHOICES = {
     "timescales.release_rule": ("s8_2023", "pre_2023"),
-    "mailbox.kind": ("imap", "maildir"),
+    "mailbox.kind": ("imap", "graph", "ews", "maildir"),
     "mailbox.security": ("tls", "starttls", "none"),
-    "mailbox.auth": ("password", "xoauth2"),
+    "mailbox.auth": ("password", "xoauth2", "entra", "basic"),
+    "smtp.auth": ("password", "entra"),
     "outgoing.kind": ("smtp", "maildir"),
     "smtp.security": ("tls", "starttls", "none"),
 }
@@ -370,10 +507,11 @@ def _validate(values: dict[str, Any]) -> None:
     for key, choices in _CHOICES.items():
         if values[key] not in choices:
             raise ConfigError(f"{key}: must be one of {', '.join(choices)}")
-    if values["mailbox.kind"] == "imap" and not (
-        values["mailbox.host"] and values["mailbox.username"]
+    _validate_mailbox(values, "mailbox")
+    if values["smtp.auth"] == "entra" and not (
+        values["mailbox.tenant_id"] and values["mailbox.client_id"]
     ):
-        raise ConfigError("mailbox.host and mailbox.username: required when mailbox.kind is imap")
+        raise ConfigError("smtp.auth: entra needs mailbox.tenant_id and mailbox.client_id")
     if values["outgoing.kind"] == "smtp" and not values["smtp.host"]:
         raise ConfigError("smtp.host: required when outgoing.kind is smtp")
     if not 0 <= values["chase.send_hour"] <= 23:
@@ -400,6 +538,32 @@ def _validate(values: dict[str, Any]) -> None:
     for key, value in values.items():
         if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
             raise ConfigError(f"{key}: must not be negative")
+
+
+# What each kind of mailbox needs, and the logins it can use.
+_MAILBOX_NEEDS = {
+    "imap": (("host", "username"), ("password", "xoauth2", "entra")),
+    "ews": (("ews_url", "username"), ("password", "basic", "entra")),
+    "graph": (("tenant_id", "client_id"), ("password", "entra")),  # always entra
+    "maildir": (("path",), ("password",)),
+}
+
+
+def _validate_mailbox(values: dict[str, Any], table: str) -> None:
+    kind = values["mailbox.kind"]
+    if kind not in _MAILBOX_NEEDS:
+        raise ConfigError(f"{table}.kind: must be one of {', '.join(_MAILBOX_NEEDS)}")
+    needed, logins = _MAILBOX_NEEDS[kind]
+    if kind == "graph" and not (values["mailbox.address"] or values["mailbox.username"]):
+        raise ConfigError(f"{table}.address: required when kind is graph")
+    auth = values["mailbox.auth"]
+    if auth not in logins:
+        raise ConfigError(f"{table}.auth: {auth} is not a login of kind {kind}")
+    if auth == "entra":
+        needed = (*needed, "tenant_id", "client_id")
+    for name in needed:
+        if not values[f"mailbox.{name}"]:
+            raise ConfigError(f"{table}.{name}: required when kind is {kind} (auth {auth})")
 
 
 def example() -> str:

@@ -15,8 +15,10 @@ from parsers.limits import MIB, Limits
 if TYPE_CHECKING:  # triage (and the holidays tables) load only for `check` and the daemon
     from console.settings import ConsoleSettings
     from intake.casework import CaseworkSettings
-    from intake.mailbox import Mailbox
+    from intake.entra import TokenSource
+    from intake.mailbox import CursorStore, Mailbox
     from intake.screening import ScreeningPolicy
+    from records.database import Database
     from records.sealing import Sealer
     from responders.settings import ReplySettings
     from responders.transport import Transport
@@ -79,9 +81,10 @@ def database_url_from(settings: Settings) -> str:
 
 
 def sealer_from(settings: Settings, environ: Mapping[str, str]) -> Sealer:
-    """The key that seals stored mail, from the environment variable the settings name."""
+    """The keyring that seals stored mail: the key in force (``storage.key_env``), which
+    seals, and the previous keys (``storage.previous_keys_env``), which still open."""
     from records.errors import SealError
-    from records.sealing import Sealer
+    from records.sealing import Sealer, key_from_text, keys_from_text
 
     name = str(settings["storage.key_env"])
     text = environ.get(name)
@@ -91,9 +94,15 @@ def sealer_from(settings: Settings, environ: Mapping[str, str]) -> Sealer:
             " (make one with: mappa-intake keys new)"
         )
     try:
-        return Sealer.from_text(text)
+        key = key_from_text(text)
     except SealError as err:
         raise ConfigError(f"storage.key_env: {name}: {err}") from err
+    previous_name = str(settings["storage.previous_keys_env"])
+    try:
+        previous = keys_from_text(environ.get(previous_name, "") if previous_name else "")
+    except SealError as err:
+        raise ConfigError(f"storage.previous_keys_env: {previous_name}: {err}") from err
+    return Sealer(key, previous)
 
 
 def _secret(settings: Settings, environ: Mapping[str, str], key: str) -> Callable[[], str]:
@@ -139,22 +148,81 @@ def screening_from(settings: Settings) -> ScreeningPolicy:
     )
 
 
-def mailbox_from(settings: Settings, environ: Mapping[str, str]) -> Mailbox:
-    if settings["mailbox.kind"] == "maildir":
-        from intake.maildir import MaildirMailbox
-
-        return MaildirMailbox(
-            settings.path("mailbox.path"),
-            processed_folder=str(settings["mailbox.processed_folder"]),
-            quarantine_folder=str(settings["mailbox.quarantine_folder"]),
-        )
+def mailbox_from(
+    settings: Settings, environ: Mapping[str, str], db: Database | None = None
+) -> Mailbox:
+    """The adapter for ``settings``' [mailbox] (one of ``settings.mailboxes()``); ``db`` keeps
+    the cursor of the adapters that read a folder by its changes (graph, ews)."""
     from intake.errors import MailboxError
+
+    kind = settings["mailbox.kind"]
+    try:
+        if kind == "maildir":
+            from intake.maildir import MaildirMailbox
+
+            return MaildirMailbox(
+                settings.path("mailbox.path"),
+                processed_folder=str(settings["mailbox.processed_folder"]),
+                quarantine_folder=str(settings["mailbox.quarantine_folder"]),
+            )
+        if kind == "imap":
+            return _imap_from(settings, environ)
+        if db is None:
+            raise ConfigError(f"mailbox.kind: {kind} keeps a cursor and needs the database")
+        if kind == "graph":
+            return _graph_from(settings, environ, db)
+        return _ews_from(settings, environ, db)
+    except MailboxError as err:
+        raise ConfigError(str(err)) from err
+
+
+def _address(settings: Settings) -> str:
+    return str(settings["mailbox.address"] or settings["mailbox.username"])
+
+
+def _cursor(db: Database, kind: str, settings: Settings) -> CursorStore:
+    from records.cursors import DatabaseCursor
+
+    return DatabaseCursor(db, f"{kind}:{_address(settings)}", str(settings["mailbox.folder"]))
+
+
+# One Entra ID token source per tenant, application and resource in a process: the IMAP
+# reader, the SMTP sender and the Sent-folder copier share a token rather than ask for three.
+_TOKEN_SOURCES: dict[tuple[str, str, str, str], TokenSource] = {}
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+# IMAP, SMTP and EWS in Exchange Online take tokens for this resource.
+EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
+
+
+def entra_tokens(settings: Settings, environ: Mapping[str, str], scope: str) -> TokenSource:
+    from intake.entra import EntraSettings, TokenSource
+
+    entra = EntraSettings(
+        tenant_id=str(settings["mailbox.tenant_id"]),
+        client_id=str(settings["mailbox.client_id"]),
+        authority_url=str(settings["mailbox.authority_url"]),
+        ca_file=_optional_path(settings, "mailbox.ca_file"),
+    )
+    key = (entra.authority_url, entra.tenant_id, entra.client_id, scope)
+    if key not in _TOKEN_SOURCES:
+        secret = _secret(settings, environ, "mailbox.client_secret_env")
+        _TOKEN_SOURCES[key] = TokenSource(entra, secret, (scope,))
+    return _TOKEN_SOURCES[key]
+
+
+def _imap_from(settings: Settings, environ: Mapping[str, str]) -> Mailbox:
     from intake.imap import ImapMailbox, ImapSettings
 
     auth = str(settings["mailbox.auth"])
-    secret = _secret(
-        settings, environ, "mailbox.password_env" if auth == "password" else "mailbox.token_env"
-    )
+    refused: Callable[[], None] = _nothing
+    if auth == "entra":
+        tokens = entra_tokens(settings, environ, EXCHANGE_SCOPE)
+        secret, refused = tokens.token, tokens.refused
+    else:
+        secret = _secret(
+            settings, environ, "mailbox.password_env" if auth == "password" else "mailbox.token_env"
+        )
     imap = ImapSettings(
         host=str(settings["mailbox.host"]),
         port=int(settings["mailbox.port"]),
@@ -163,13 +231,61 @@ def mailbox_from(settings: Settings, environ: Mapping[str, str]) -> Mailbox:
         folder=str(settings["mailbox.folder"]),
         processed_folder=str(settings["mailbox.processed_folder"]),
         quarantine_folder=str(settings["mailbox.quarantine_folder"]),
-        auth=auth,
+        auth="password" if auth == "password" else "xoauth2",
         ca_file=_optional_path(settings, "mailbox.ca_file"),
     )
-    try:
-        return ImapMailbox(imap, secret)
-    except MailboxError as err:
-        raise ConfigError(str(err)) from err
+    return ImapMailbox(imap, secret, refused=refused)
+
+
+def _graph_from(settings: Settings, environ: Mapping[str, str], db: Database) -> Mailbox:
+    from intake.graph import GraphMailbox, GraphSettings
+
+    graph = GraphSettings(
+        user=_address(settings),
+        folder=str(settings["mailbox.folder"]),
+        processed_folder=str(settings["mailbox.processed_folder"]),
+        quarantine_folder=str(settings["mailbox.quarantine_folder"]),
+        graph_url=str(settings["mailbox.graph_url"]),
+        ca_file=_optional_path(settings, "mailbox.ca_file"),
+    )
+    tokens = entra_tokens(settings, environ, GRAPH_SCOPE)
+    return GraphMailbox(graph, tokens, _cursor(db, "graph", settings))
+
+
+def _ews_from(settings: Settings, environ: Mapping[str, str], db: Database) -> Mailbox:
+    from urllib.parse import urlsplit
+
+    from intake.ews import EwsMailbox, EwsSettings
+
+    auth = str(settings["mailbox.auth"])
+    refused: Callable[[], None] = _nothing
+    if auth == "entra":
+        # A token for the EWS host itself: outlook.office365.com for Exchange Online, the
+        # council's own host under hybrid modern authentication (docs/exchange-server.md).
+        host = urlsplit(str(settings["mailbox.ews_url"])).hostname or ""
+        tokens = entra_tokens(settings, environ, f"https://{host}/.default")
+        secret, refused = tokens.token, tokens.refused
+    else:
+        secret = _secret(settings, environ, "mailbox.password_env")
+    ews = EwsSettings(
+        url=str(settings["mailbox.ews_url"]),
+        username=str(settings["mailbox.username"]),
+        primary_smtp_address=_address(settings),
+        auth={"password": "ntlm", "basic": "basic", "entra": "oauth"}[auth],
+        folder=str(settings["mailbox.folder"]),
+        processed_folder=str(settings["mailbox.processed_folder"]),
+        quarantine_folder=str(settings["mailbox.quarantine_folder"]),
+        ca_file=_optional_path(settings, "mailbox.ca_file"),
+    )
+    return EwsMailbox(ews, secret, _cursor(db, "ews", settings), refused=refused)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _no_secret() -> str:
+    return ""
 
 
 def casework_from(settings: Settings) -> CaseworkSettings:
@@ -220,18 +336,23 @@ def transport_from(settings: Settings, environ: Mapping[str, str]) -> Transport:
     from responders.transport import SmtpSettings, SmtpTransport
 
     # No login, no password: a relay that trusts the host needs none.
-    secret = (
-        _secret(settings, environ, "smtp.password_env") if settings["smtp.username"] else lambda: ""
-    )
+    secret: Callable[[], str] = _no_secret
+    refused: Callable[[], None] = _nothing
+    if settings["smtp.username"] and settings["smtp.auth"] == "entra":
+        tokens = entra_tokens(settings, environ, EXCHANGE_SCOPE)
+        secret, refused = tokens.token, tokens.refused
+    elif settings["smtp.username"]:
+        secret = _secret(settings, environ, "smtp.password_env")
     smtp = SmtpSettings(
         host=str(settings["smtp.host"]),
         port=int(settings["smtp.port"]),
         security=str(settings["smtp.security"]),
         username=str(settings["smtp.username"]),
         ca_file=_optional_path(settings, "smtp.ca_file"),
+        auth="xoauth2" if settings["smtp.auth"] == "entra" else "password",
     )
     try:
-        return SmtpTransport(smtp, secret)
+        return SmtpTransport(smtp, secret, refused)
     except ValueError as err:
         raise ConfigError(str(err)) from err
 

@@ -81,10 +81,16 @@ def check_security(settings: ImapSettings) -> None:
 
 
 class ImapMailbox:
-    def __init__(self, settings: ImapSettings, secret: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        settings: ImapSettings,
+        secret: Callable[[], str],
+        refused: Callable[[], None] = lambda: None,
+    ) -> None:
         check_security(settings)
         self.settings = settings
         self._secret = secret  # called at each login: a token may have been renewed
+        self._refused = refused  # told when a token was refused: the next one is new
         self._client: IMAPClient | None = None
         self._can_idle = False
         self._can_move = False
@@ -134,7 +140,12 @@ class ImapMailbox:
         if s.security == "starttls":
             client.starttls(context)
         if s.auth == "xoauth2":
-            client.oauth2_login(s.username, self._secret())
+            try:
+                client.oauth2_login(s.username, self._secret())
+            except LoginError:
+                # The token ran out or was revoked before its time: one more try, new token.
+                self._refused()
+                client.oauth2_login(s.username, self._secret())
         else:
             client.login(s.username, self._secret())
         return client

@@ -35,6 +35,17 @@ class Fetched:
     delivered_at: datetime | None  # when the server took delivery (IMAP INTERNALDATE)
 
 
+class CursorStore(Protocol):
+    """Where an adapter that reads a folder by changes (an EWS sync state, a Graph delta
+    link) keeps its cursor and the ids it last saw in the folder, so a restart goes on from
+    there instead of listing the whole folder again. The text is the adapter's own (JSON);
+    ``records/cursors.py`` keeps it in the database, one row per mailbox and folder."""
+
+    def load(self) -> str | None: ...
+
+    def save(self, state: str) -> None: ...
+
+
 class Mailbox(Protocol):
     @property
     def name(self) -> str:

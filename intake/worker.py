@@ -5,7 +5,9 @@ The order is what makes it safe to stop the process at any instant:
 1. **claim**: the message's place, its envelope and its sealed raw bytes go into the ledger in
    one transaction. Before that commits, nothing happened; after, the bytes are ours.
 2. **process**: screening, parsing and triage from the *stored* bytes; the case (or the
-   quarantine entry) and the ledger's new state commit together.
+   quarantine entry) and the ledger's new state commit together. Claimed messages are taken
+   for reading one at a time (``ledger.take_claimed``: ``FOR UPDATE SKIP LOCKED``), so the
+   daemons that do not hold the mailbox's lease read some of them too.
 3. **move** the message out of the watched folder, then note that it moved.
 
 On every pass the ledger is reconciled with the mailbox first: a claimed message is processed
@@ -39,6 +41,9 @@ MAX_ATTEMPTS = 10
 # Moves out of the inbox are sent together: at most this many, or this long after the first.
 MOVE_BATCH = 25
 MOVE_BATCH_SECONDS = 2.0
+# New messages claimed before they are read: other processes can read some of a batch
+# meanwhile, and the first cases appear long before a large inbox is all claimed.
+CLAIM_BATCH = 10
 
 
 class LeaseLost(Exception):
@@ -76,22 +81,36 @@ class IntakeWorker:
     # -- a pass ----------------------------------------------------------------------------
 
     def run_pass(self) -> PassReport:
-        """Reconcile, then take everything in the folder; MailboxError propagates."""
+        """Reconcile, then take everything in the folder; MailboxError propagates. When
+        another process holds the mailbox, help it: read what it has claimed."""
         report = PassReport()
         if not self.lease.take():
             report.busy = True
+            self._read_claimed(report)
             return report
         try:
-            self._finish_claimed(report)
+            self._read_claimed(report)  # claimed before a stop or a crash
             self.mailbox.connect()
             snapshot = self.mailbox.snapshot()
+            claimed: list[tuple[int, str]] = []
             for uid in snapshot.uids:
                 if self.stop():
                     break
                 if not self.lease.keep():
                     raise LeaseLost(f"mailbox {self.mailbox.name}: lease taken by another process")
                 place = Place(self.mailbox.name, self.mailbox.folder, snapshot.uidvalidity, uid)
-                self._handle(place, report)
+                found = self._claim_or_find(place, report)
+                if found is None:
+                    continue
+                row_id, state = found
+                if state is MessageState.CLAIMED:
+                    claimed.append((row_id, uid))
+                else:
+                    self._queue_move(row_id, uid, state)
+                if len(claimed) >= CLAIM_BATCH:
+                    self._read_and_move(claimed, report)
+                    claimed = []
+            self._read_and_move(claimed, report)
             self._flush_moves()  # after a stop request too: what is done leaves the inbox
             if not self.stop():
                 self._settle_moves(snapshot)
@@ -103,28 +122,57 @@ class IntakeWorker:
             self._pending = []  # after a failure, reconciliation moves them next pass
         return report
 
-    def _finish_claimed(self, report: PassReport) -> None:
-        with self.db.session() as session:
-            waiting = [m.id for m in ledger.awaiting_processing(session, self.mailbox.name)]
-        for inbound_id in waiting:
-            if self.stop():
-                return
-            assert inbound_id is not None
-            self._process(inbound_id, report)
-
-    def _handle(self, place: Place, report: PassReport) -> None:
+    def _claim_or_find(self, place: Place, report: PassReport) -> tuple[int, MessageState] | None:
+        """The ledger row at ``place`` (claimed now if new) and its state; None if the
+        message left the folder before it could be read."""
         with self.db.session() as session:
             row = ledger.find_at(session, place)
         if row is None:
             fetched = self.mailbox.fetch(place.uid)
             if fetched is None:
                 log.info("message gone before it was read", extra={"uid": place.uid})
-                return
+                return None
             row = self._claim(place, fetched)
             report.claimed += 1
         assert row.id is not None
-        state = self._process(row.id, report) if row.state is MessageState.CLAIMED else row.state
-        self._queue_move(row.id, place.uid, state)
+        return row.id, row.state
+
+    def _read_and_move(self, claimed: list[tuple[int, str]], report: PassReport) -> None:
+        """Read the claimed messages (other processes may read some of them meanwhile), then
+        move out those finished; one another process is still reading waits for the next
+        pass's reconciliation."""
+        if not claimed:
+            return
+        self._read_claimed(report)
+        with self.db.session() as session:
+            states = {
+                row_id: row.state
+                for row_id, _ in claimed
+                if (row := session.get(InboundMessage, row_id)) is not None
+            }
+        for row_id, uid in claimed:
+            self._queue_move(row_id, uid, states.get(row_id, MessageState.CLAIMED))
+
+    def _read_claimed(self, report: PassReport) -> None:
+        """Read this mailbox's claimed messages that no living process is reading, one at a
+        time, until none is left or a stop is asked for."""
+        tried: set[int] = set()
+        while not self.stop():
+            with self.db.session() as session:
+                row = ledger.take_claimed(
+                    session,
+                    self.lease.holder,
+                    leases.wall_clock(),
+                    leases.holder_is_dead,
+                    mailbox=self.mailbox.name,
+                    skip=tried,
+                )
+                if row is None:
+                    return
+                assert row.id is not None
+                inbound_id, attempts = row.id, row.attempts
+            tried.add(inbound_id)
+            self._process(inbound_id, attempts, report)
 
     def _claim(self, place: Place, fetched: Fetched) -> InboundMessage:
         headers = read_headers(fetched.raw)
@@ -155,30 +203,23 @@ class IntakeWorker:
         )
         return row
 
-    def _process(self, inbound_id: int, report: PassReport) -> MessageState:
-        """Process a claimed message; its state afterwards (still CLAIMED if another process
-        took it over: the next pass sees what became of it)."""
+    def _process(self, inbound_id: int, attempts: int, report: PassReport) -> None:
+        """Process a claimed message this process has taken (``attempts`` counts this one);
+        if another process finished it meanwhile, nothing is done."""
         with self.db.session() as session:
-            row = session.get(InboundMessage, inbound_id)
-            assert row is not None
-            if row.state is not MessageState.CLAIMED:
-                return row.state
-            attempts = ledger.begin_attempt(session, row)
             raw = ledger.raw_bytes(session, inbound_id, self.processor.sealer)
         if attempts > MAX_ATTEMPTS:
             reason = f"processing was begun {MAX_ATTEMPTS} times and never finished"
-            if not self.processor.hold(inbound_id, "failed", reason, MessageState.CLAIMED):
-                return MessageState.CLAIMED
-            report.quarantined += 1
-            return MessageState.QUARANTINED
+            if self.processor.hold(inbound_id, "failed", reason, MessageState.CLAIMED):
+                report.quarantined += 1
+            return
         outcome = self.processor.take(inbound_id, raw, expected=MessageState.CLAIMED, vouched=False)
         if outcome is None:
-            return MessageState.CLAIMED
+            return
         if outcome:
             report.processed += 1
-            return MessageState.PROCESSED
-        report.quarantined += 1
-        return MessageState.QUARANTINED
+        else:
+            report.quarantined += 1
 
     def _queue_move(self, inbound_id: int, uid: str, state: MessageState) -> None:
         """Moves go out in batches: one MOVE command for many messages costs the server one

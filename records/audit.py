@@ -40,6 +40,9 @@ class AuditAction:
     USER_ADDED = "user_added"
     USER_DISABLED = "user_disabled"
     USER_RESET = "user_reset"
+    KEYS_ROTATE = "keys_rotate"  # stored mail re-sealed with the key in force (key ids only)
+    RETENTION_PURGE = "retention_purge"  # stored bytes removed (counts, case refs, entry ids)
+    EXPORT_CASE = "export_case"  # a case bundle written for the system of record
 
 
 def audit(

@@ -11,13 +11,13 @@ A reused Message-ID with different bytes is a different message.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from records.errors import NotFound
+from records.errors import NotFound, Purged
 from records.events import record_event
 from records.sealing import Sealer
 from records.tables import (
@@ -137,7 +137,7 @@ def raw_bytes(session: Session, inbound_id: int, sealer: Sealer) -> bytes:
     ).first()
     if blob is None:
         raise NotFound(f"message {inbound_id}: no stored raw bytes")
-    return sealer.open(blob.sealed, blob.key_id)
+    return open_blob(blob, sealer)
 
 
 def attachment_bytes(session: Session, inbound_id: int, name: str, sealer: Sealer) -> bytes:
@@ -153,6 +153,13 @@ def attachment_bytes(session: Session, inbound_id: int, name: str, sealer: Seale
     ).first()
     if blob is None:
         raise NotFound(f"message {inbound_id}: no stored attachment {name!r}")
+    return open_blob(blob, sealer)
+
+
+def open_blob(blob: StoredBlob, sealer: Sealer) -> bytes:
+    """The blob's bytes; ``Purged`` if the retention policy removed them."""
+    if blob.purged_at is not None:
+        raise Purged(blob.purged_at.date())
     return sealer.open(blob.sealed, blob.key_id)
 
 
@@ -218,13 +225,52 @@ def mark_moved(session: Session, message_id: int, now: datetime) -> None:
         session.add(message)
 
 
-def awaiting_processing(session: Session, mailbox: str) -> Sequence[InboundMessage]:
-    """Claimed but never finished (the process stopped): done from the stored bytes."""
-    return session.exec(
-        select(InboundMessage)
-        .where(InboundMessage.mailbox == mailbox, InboundMessage.state == MessageState.CLAIMED)
-        .order_by(col(InboundMessage.id))
+# How long a process may read one claimed message before another may take it over (one that
+# died on this host is passed over at once). Reading a message is bounded by the parse limits,
+# far below this; a slow reader that is overtaken wastes work, never doubles a case, since the
+# outcome commits only while the message is still claimed (intake/processing.py).
+TAKE_TTL = timedelta(minutes=10)
+# Claimed rows looked at in one go when looking for one nobody is reading.
+_TAKE_WINDOW = 20
+
+
+def take_claimed(
+    session: Session,
+    holder: str,
+    now: datetime,
+    is_dead: Callable[[str], bool],
+    mailbox: str | None = None,
+    skip: Collection[int] = (),
+) -> InboundMessage | None:
+    """The oldest claimed message that no living process is reading, now marked as read by
+    ``holder`` (and its attempt counted), or None; ``skip``: rows the caller tried already
+    in this round (one it could not finish waits for the next round). Rows another
+    transaction has locked are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+    runs one writer at a time)."""
+    query = select(InboundMessage).where(InboundMessage.state == MessageState.CLAIMED)
+    if mailbox is not None:
+        query = query.where(InboundMessage.mailbox == mailbox)
+    if skip:
+        query = query.where(col(InboundMessage.id).not_in(skip))
+    rows = session.exec(
+        query.order_by(col(InboundMessage.id)).limit(_TAKE_WINDOW).with_for_update(skip_locked=True)
     ).all()
+    for row in rows:
+        free = row.taken_by is None or row.taken_by == holder
+        expired = row.taken_until is None or row.taken_until <= now
+        if free or expired or is_dead(row.taken_by or ""):
+            row.taken_by, row.taken_until = holder, now + TAKE_TTL
+            begin_attempt(session, row)
+            return row
+    return None
+
+
+def let_go(session: Session, inbound_id: int, holder: str) -> None:
+    """``holder`` stopped reading the message without finishing it (a stop was asked for)."""
+    row = session.get(InboundMessage, inbound_id, with_for_update=True)
+    if row is not None and row.taken_by == holder:
+        row.taken_by, row.taken_until = None, None
+        session.add(row)
 
 
 def awaiting_move(session: Session, mailbox: str) -> Sequence[InboundMessage]:

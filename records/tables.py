@@ -110,6 +110,10 @@ class InboundMessage(SQLModel, table=True):
     state: MessageState = Field(sa_type=_enum(MessageState, 20), index=True)
     attempts: int = 0  # processing attempts begun; a message that keeps killing us stops
     moved_at: datetime | None = _utc(nullable=True)  # left the inbox (processed/quarantine)
+    # Which process is reading a claimed message, until when (records/ledger.take_claimed):
+    # several daemons share the parsing; one that dies hands its message on (added in 0004).
+    taken_by: str | None = Field(default=None, max_length=200)
+    taken_until: datetime | None = _utc(nullable=True)
 
 
 class StoredBlob(SQLModel, table=True):
@@ -123,8 +127,11 @@ class StoredBlob(SQLModel, table=True):
     name: str = Field(default="", max_length=300)
     sha256: str = Field(max_length=64)
     size: int
-    key_id: str = Field(max_length=16)  # which key sealed it (for rotation)
+    key_id: str = Field(max_length=16)  # which key sealed it (for rotation); "" once purged
     sealed: bytes = Field(sa_type=sa.LargeBinary)
+    # Its bytes removed under the retention policy (records/retention.py), the row kept as
+    # the record of what came (added in 0004).
+    purged_at: datetime | None = _utc(nullable=True)
 
 
 class QuarantineEntry(SQLModel, table=True):
@@ -148,6 +155,52 @@ class MailboxLease(SQLModel, table=True):
     holder: str = Field(max_length=200)
     expires_at: datetime = _utc()
     last_read_at: datetime | None = _utc(nullable=True)
+
+
+class MailboxCursor(SQLModel, table=True):
+    """Where an adapter that reads a folder by its changes left off (records/cursors.py)."""
+
+    __tablename__ = "mailbox_cursor"
+
+    mailbox: str = Field(primary_key=True, max_length=200)
+    folder: str = Field(primary_key=True, max_length=200)
+    state: str = Field(sa_type=sa.Text)  # the adapter's JSON: sync state or delta link, ids
+    saved_at: datetime = _utc()
+
+
+class MailboxHealth(SQLModel, table=True):
+    """What the daemon learnt about reaching one mailbox beyond its last good read
+    (``MailboxLease.last_read_at``): its last failed read, the OAuth token's expiry, and since
+    when it is watched for silence (records/health.py; added in 0004). Failure times are on the
+    real clock like the lease; ``watched_since`` on the domain clock like ``received_at``."""
+
+    __tablename__ = "mailbox_health"
+
+    mailbox: str = Field(primary_key=True, max_length=200)
+    failure_kind: str = Field(default="", max_length=20)  # login_refused | unreachable
+    failed_at: datetime | None = _utc(nullable=True)  # the last failed read
+    failing_since: datetime | None = _utc(nullable=True)  # its first failure since a good read
+    token_expires_at: datetime | None = _utc(nullable=True)
+    watched_since: datetime | None = _utc(nullable=True)
+
+
+class AlertState(SQLModel, table=True):
+    """One alert episode (records/health.py; added in 0004): raised once when its condition
+    began, cleared when it ended; one e-mail per episode. (kind, subject, episode) is unique,
+    so two daemons that see the condition at once raise it once."""
+
+    __tablename__ = "alert_state"
+    __table_args__ = (sa.UniqueConstraint("kind", "subject", "episode", name="uq_alert_episode"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=30)  # mailbox_stale, login_refused, mailbox_silent, ...
+    subject: str = Field(max_length=200)  # the mailbox's name; "outbox"
+    episode: int  # 1, 2, ... for each kind and subject
+    since: datetime | None = _utc(nullable=True)  # when the condition's facts began
+    detail: str = Field(default="", max_length=500)  # references only, never personal data
+    outbox_upto: int | None = None  # outbox_failed: the newest outbox row it covers
+    raised_at: datetime = _utc()
+    cleared_at: datetime | None = _utc(nullable=True)
 
 
 class CaseCounter(SQLModel, table=True):
@@ -188,6 +241,8 @@ class Case(SQLModel, table=True):
     next_due_timescale: str | None = Field(default=None, max_length=4)
     level: int | None = None
     weakest_confidence: float | None = None
+    # When the case was closed (state "closed"): the retention policy counts from it (0004).
+    closed_at: datetime | None = _utc(nullable=True)
 
 
 class Form(SQLModel, table=True):
@@ -303,6 +358,8 @@ class OutboundMessage(SQLModel, table=True):
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(nullable=True)
     filed_at: datetime | None = _utc(nullable=True)
+    # The composed copy (``sealed``) removed under the retention policy (added in 0004).
+    purged_at: datetime | None = _utc(nullable=True)
 
 
 class ChaseState(StrEnum):

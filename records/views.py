@@ -4,20 +4,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from records import cases as case_records
-from records import ledger, outbox
+from records import health, ledger, outbox
+from records.leases import wall_clock
 from records.tables import (
+    AlertState,
     Case,
     CaseState,
     DeadlineRow,
     InboundMessage,
-    MailboxLease,
     MessageState,
     OutboundMessage,
     QuarantineEntry,
@@ -127,16 +128,16 @@ def _count(session: Session, table: type[Any], condition: Any) -> int:
     return int(session.exec(select(sa.func.count()).select_from(table).where(condition)).one())
 
 
-def status(session: Session, flag: DeadlineFlagger | None = None) -> dict[str, Any]:
+def status(
+    session: Session, flag: DeadlineFlagger | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """``now`` (the real clock) says how long ago each mailbox was read."""
+    now = now or wall_clock()
     mailboxes = [
-        {
-            "mailbox": lease.mailbox,
-            "last_read": lease.last_read_at.isoformat() if lease.last_read_at else None,
-            "lease_until": lease.expires_at.isoformat(),
-        }
-        for lease in session.exec(select(MailboxLease).order_by(col(MailboxLease.mailbox))).all()
-        if lease.mailbox != outbox.OUTBOX_LEASE
+        _mailbox_status(facts, now)
+        for facts in health.mailbox_facts(session, health.known_mailboxes(session))
     ]
+    failed = outbox.failures(session)
     return {
         "waiting": _count(session, InboundMessage, InboundMessage.state == MessageState.CLAIMED),
         "quarantined": _count(
@@ -147,9 +148,65 @@ def status(session: Session, flag: DeadlineFlagger | None = None) -> dict[str, A
         "outbox_waiting": _count(
             session, OutboundMessage, col(OutboundMessage.state).in_(outbox.PENDING_STATES)
         ),
-        "outbox_failures": len(outbox.failures(session)),
+        "outbox_failures": len(failed),
         "bounced_addresses": len(outbox.bounced(session)),
         "deadlines": _slipping(session, flag),
+        "alerts": active_alerts(session),
+        "outbox_failed": [_failed_reply(session, row) for row in failed],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _mailbox_status(facts: health.MailboxFacts, now: datetime) -> dict[str, Any]:
+    """One mailbox: its last good read (and how long ago), its failure if the last read
+    failed, when its OAuth token runs out (if it has one)."""
+    read = facts.last_read_at
+    return {
+        "mailbox": facts.mailbox,
+        "last_read": _iso(read),
+        "lease_until": _iso(facts.lease_until),
+        "last_read_seconds_ago": int((now - read).total_seconds()) if read else None,
+        "failing": (
+            {
+                "kind": facts.failure_kind,
+                "since": _iso(facts.failing_since),
+                "last": _iso(facts.failed_at),
+            }
+            if facts.failing
+            else None
+        ),
+        "token_expires": _iso(facts.token_expires_at),
+        "last_message": _iso(facts.last_message_at),
+    }
+
+
+def alert_summary(episode: AlertState) -> dict[str, Any]:
+    return {
+        "kind": episode.kind,
+        "subject": episode.subject,
+        "episode": episode.episode,
+        "since": _iso(episode.since),
+        "raised": episode.raised_at.isoformat(),
+        "detail": episode.detail,
+    }
+
+
+def active_alerts(session: Session) -> list[dict[str, Any]]:
+    """The alert episodes raised and not yet cleared (responders/alerts.py), oldest first."""
+    return [alert_summary(episode) for episode in health.open_episodes(session)]
+
+
+def _failed_reply(session: Session, row: OutboundMessage) -> dict[str, Any]:
+    case = session.get(Case, row.case_id) if row.case_id is not None else None
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "case": case.ref if case else None,
+        "state": row.state,
+        "error": row.error,
     }
 
 

@@ -44,6 +44,8 @@ class ReplyKind(StrEnum):
     CHASE_SECOND = "chase_second"
     ESCALATION = "escalation"
     REDIRECT = "redirect"
+    # To the operator, about the service itself (responders/alerts.py): composed when queued.
+    ALERT = "alert"
 
 
 # RFC 3834 §5: what each kind of ours says about itself.
@@ -53,6 +55,7 @@ AUTO_SUBMITTED = {
     ReplyKind.CHASE_FIRST: "auto-generated",
     ReplyKind.CHASE_SECOND: "auto-generated",
     ReplyKind.ESCALATION: "auto-generated",
+    ReplyKind.ALERT: "auto-generated",
 }
 
 

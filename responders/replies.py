@@ -18,6 +18,7 @@ from sqlmodel import Session
 from intake.envelope import read_headers, strip_our_headers
 from records import cases as case_records
 from records import ledger, outbox
+from records.errors import Purged
 from records.sealing import Sealer
 from records.tables import Decision, InboundMessage, OutboundMessage
 from responders.compose import Reply, ReplyKind, Thread, compose
@@ -81,9 +82,11 @@ class ReplyComposer:
         message_id = None
         inbound = session.get(InboundMessage, row.inbound_id) if row.inbound_id else None
         if inbound is not None and inbound.id is not None:
-            chain = list(
-                read_headers(ledger.raw_bytes(session, inbound.id, self.sealer)).references
-            )
+            try:
+                raw = ledger.raw_bytes(session, inbound.id, self.sealer)
+                chain = list(read_headers(raw).references)
+            except Purged:
+                pass  # a late reply on a case whose mail the retention policy removed
             message_id = inbound.message_id
         if ReplyKind(row.kind) in _FOLLOW_UPS and row.case_id is not None:
             request = outbox.request_of(session, row.case_id, row.step)
@@ -94,8 +97,12 @@ class ReplyComposer:
         return Thread(message_id=message_id, references=tuple(chain))
 
     def _case_messages(self, session: Session, case_id: int) -> list[bytes]:
-        return [
-            strip_our_headers(ledger.raw_bytes(session, message.id, self.sealer))
-            for message in case_records.messages_of(session, case_id)
-            if message.id is not None
-        ]
+        """The case's messages as they came (those the retention policy removed are gone)."""
+        found = []
+        for message in case_records.messages_of(session, case_id):
+            assert message.id is not None
+            try:
+                found.append(strip_our_headers(ledger.raw_bytes(session, message.id, self.sealer)))
+            except Purged:
+                continue
+        return found

@@ -59,17 +59,28 @@ class SmtpSettings:
     username: str = ""
     ca_file: Path | None = None
     timeout: float = SMTP_TIMEOUT_SECONDS
+    auth: str = "password"  # "password" | "xoauth2" (an OAuth 2.0 bearer token)
 
 
 class SmtpTransport:
-    """One connection, kept open across a pass and reopened when the server drops it."""
+    """One connection, kept open across a pass and reopened when the server drops it.
 
-    def __init__(self, settings: SmtpSettings, password: Callable[[], str]) -> None:
+    ``password`` is read at each login (a token may have been renewed); with XOAUTH2, a
+    refused token is reported through ``refused`` and the login tried once more with a new one.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        password: Callable[[], str],
+        refused: Callable[[], None] = lambda: None,
+    ) -> None:
         problem = security_problem(settings.security, settings.host)
         if problem:
             raise ValueError(f"smtp.security: {problem}")
         self.settings = settings
         self._password = password
+        self._refused = refused
         self._connection: smtplib.SMTP | None = None
 
     @property
@@ -94,9 +105,23 @@ class SmtpTransport:
             if s.security == "starttls":
                 connection.starttls(context=self._context())
         connection.ehlo_or_helo_if_needed()
-        if s.username:
+        if not s.username:
+            return connection
+        if s.auth != "xoauth2":
             connection.login(s.username, self._password())
+            return connection
+        try:
+            self._xoauth2(connection)
+        except smtplib.SMTPAuthenticationError:
+            self._refused()  # the token in hand was refused: the next one is fetched anew
+            self._xoauth2(connection)
         return connection
+
+    def _xoauth2(self, connection: smtplib.SMTP) -> None:
+        token = self._password()
+        # SASL XOAUTH2 (Google's and Microsoft's): user, then the bearer token.
+        answer = f"user={self.settings.username}\x01auth=Bearer {token}\x01\x01"
+        connection.auth("XOAUTH2", lambda challenge=None: answer, initial_response_ok=True)
 
     def _connected(self) -> smtplib.SMTP:
         if self._connection is None:

@@ -137,6 +137,8 @@ def postgres_server() -> Iterator[Postgres]:
 
 DOVECOT_USER = "mappa.lanarkshire"
 DOVECOT_PASSWORD = "test-only-password"  # a throwaway server's, never a real one
+# A second mailbox on the same server (North Lanarkshire's address, say), same password.
+DOVECOT_NORTH_USER = "mappa.north"
 # The one bearer token the test token service (below) calls valid, for DOVECOT_USER.
 DOVECOT_TOKEN = "test-only-oauth2-token"
 _OAUTH2_CONF = """\
@@ -320,7 +322,11 @@ def dovecot_server() -> Iterator[Dovecot]:
         (folder / sub).mkdir(parents=True, exist_ok=True)
     shutil.chown(folder / "home", "mail", "mail")
     ca_file = _test_certificate(folder)
-    (folder / "passwd").write_text(f"{DOVECOT_USER}:{{PLAIN}}{DOVECOT_PASSWORD}\n")
+    (folder / "passwd").write_text(
+        "".join(
+            f"{user}:{{PLAIN}}{DOVECOT_PASSWORD}\n" for user in (DOVECOT_USER, DOVECOT_NORTH_USER)
+        )
+    )
     introspection = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Introspection)
     threading.Thread(target=introspection.serve_forever, daemon=True).start()
     (folder / "oauth2.conf.ext").write_text(

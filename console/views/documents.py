@@ -20,7 +20,7 @@ from console.services import ConsoleServices
 from console.views.finding import find_case, form_of
 from console.web import Call
 from records import ledger
-from records.errors import NotFound, SealError
+from records.errors import NotFound, Purged, SealError
 from records.tables import Form
 
 
@@ -36,6 +36,8 @@ def document_view(services: ConsoleServices, session: Session, form: Form) -> Do
         if not name:
             return body_view(ledger.raw_bytes(session, form.inbound_id, services.sealer))
         data = ledger.attachment_bytes(session, form.inbound_id, name, services.sealer)
+    except Purged as err:
+        return DocumentView("none", note=f"This document was {err}.")
     except (NotFound, SealError) as err:
         return DocumentView("none", note=f"The stored document cannot be read: {err}")
     if kind_of(name) == "pdf":
@@ -57,6 +59,8 @@ def page_image(services: ConsoleServices, call: Call) -> Response:
         try:
             data = ledger.attachment_bytes(session, form.inbound_id, name, services.sealer)
             png = pdf_page_png(data, _number(call.path_params["number"]))
+        except Purged as err:
+            raise PageNotFound(f"This document was {err}.") from err
         except (NotFound, SealError, DocumentUnreadable) as err:
             raise PageNotFound(f"This page cannot be drawn: {err}") from err
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -19,7 +19,7 @@ from console.web import Call, Frame, frame, redirect, render
 from intake.retake import NotHeld, delete_held, take_again
 from records import ledger
 from records.audit import AuditAction, audit
-from records.errors import NotFound
+from records.errors import NotFound, Purged
 from records.tables import InboundMessage, QuarantineEntry, StoredBlob
 
 RESOLVED_SHOWN = 50  # the most recent releases, reprocessings and deletions
@@ -104,8 +104,11 @@ def held_message(services: ConsoleServices, call: Call) -> Response:
                 StoredBlob.inbound_id == message.id, StoredBlob.kind == "attachment"
             )
         ).all()
+        gone = "Its stored copy was deleted."
         try:
             raw = ledger.raw_bytes(session, message.id, services.sealer)
+        except Purged as err:
+            raw, gone = None, f"Its stored copy was {err}."
         except NotFound:
             raw = None  # deleted
         row = _row(entry, message)
@@ -118,7 +121,7 @@ def held_message(services: ConsoleServices, call: Call) -> Response:
             str(entry_id),
         )
     headers: list[tuple[str, str]] = []
-    body = DocumentView("none", note="Its stored copy was deleted.")
+    body = DocumentView("none", note=gone)
     if raw is not None:
         headers = _headers(raw)
         body = body_view(raw)

@@ -10,6 +10,7 @@ import pytest
 
 from app.settings import SETTINGS, ConfigError, example, load
 from tests.conftest import ROOT, Run
+from tests.intake.site import Site
 
 CODE_DIRS = ("app", "parsers", "triage", "intake", "records", "console")
 
@@ -52,6 +53,13 @@ def test_example_is_valid_and_complete(tmp_path: Path) -> None:
         ("[database]\nurl = 'mysql://x'\n", "database.url"),
         ("[calendar]\nextra_holidays = ['2026-13-01']\n", "calendar.extra_holidays"),
         ("[limits]\nmax_seconds = -1\n", "limits.max_seconds"),
+        ("[mailbox]\nkind = 'graph'\naddress = 'a@b'\n", "mailbox.tenant_id"),
+        ("[mailbox]\nkind = 'ews'\nusername = 'u'\n", "mailbox.ews_url"),
+        ("[mailbox]\nkind = 'maildir'\nauth = 'entra'\n", "mailbox.auth"),
+        ("[smtp]\nauth = 'entra'\n", "smtp.auth"),
+        ("[[mailboxes]]\nhots = 'x'\n", "mailboxes[0].hots"),
+        ("[[mailboxes]]\nkind = 'imap'\nhost = 'h'\n", "mailboxes.username"),
+        ("[[mailboxes]]\nport = 'nine'\n", "mailboxes[0].port"),
     ],
     ids=[
         "wrong type",
@@ -62,6 +70,13 @@ def test_example_is_valid_and_complete(tmp_path: Path) -> None:
         "unsupported database",
         "bad date",
         "negative",
+        "graph without a tenant",
+        "ews without its url",
+        "a login the kind has not",
+        "smtp entra without a tenant",
+        "unknown key of a further mailbox",
+        "further imap mailbox without a login name",
+        "wrong type in a further mailbox",
     ],
 )
 def test_wrong_setting_names_the_key(tmp_path: Path, text: str, key: str) -> None:
@@ -85,3 +100,26 @@ def test_config_example_command(cli: Callable[..., Run]) -> None:
     result = cli("config", "example")
     assert result.code == 0
     assert "[timescales]" in result.stdout and "release_rule" in result.stdout
+
+
+def test_further_mailboxes_take_the_first_ones_values(tmp_path: Path) -> None:
+    path = tmp_path / "two.toml"
+    path.write_text(
+        "[mailbox]\nkind = 'imap'\nhost = 'imap.example.gov.uk'\nusername = 'mappa.south'\n"
+        "[[mailboxes]]\nusername = 'mappa.north'\npassword_env = 'NORTH_PASSWORD'\n"
+    )
+    south, north = load(path).mailboxes()
+    assert (south["mailbox.username"], north["mailbox.username"]) == ("mappa.south", "mappa.north")
+    assert north["mailbox.host"] == "imap.example.gov.uk"
+    assert (south["mailbox.password_env"], north["mailbox.password_env"]) == (
+        "MAPPA_IMAP_PASSWORD",
+        "NORTH_PASSWORD",
+    )
+
+
+def test_one_mailbox_configured_twice_is_refused(tmp_path: Path) -> None:
+    site = Site(tmp_path, f"sqlite:///{tmp_path / 'mappa.db'}")
+    site.config.write_text(site.config.read_text() + "[[mailboxes]]\npath = 'var/mail/inbox'\n")
+    result = site.run_once()
+    assert result.code == 2
+    assert "configured more than once" in result.stderr and result.stderr.count("\n") == 1

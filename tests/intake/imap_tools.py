@@ -14,31 +14,37 @@ from tests.servers import DOVECOT_PASSWORD, DOVECOT_USER, Dovecot
 
 
 @contextmanager
-def client(dovecot: Dovecot) -> Iterator[IMAPClient]:
+def client(dovecot: Dovecot, user: str = DOVECOT_USER) -> Iterator[IMAPClient]:
     context = ssl.create_default_context(cafile=str(dovecot.ca_file))
     connection = IMAPClient("127.0.0.1", port=dovecot.imaps_port, ssl=True, ssl_context=context)
-    connection.login(DOVECOT_USER, DOVECOT_PASSWORD)
+    connection.login(user, DOVECOT_PASSWORD)
     try:
         yield connection
     finally:
         connection.logout()
 
 
-def append(dovecot: Dovecot, folder: str, raw: bytes, when: datetime | None = None) -> None:
-    with client(dovecot) as connection:
+def append(
+    dovecot: Dovecot,
+    folder: str,
+    raw: bytes,
+    when: datetime | None = None,
+    user: str = DOVECOT_USER,
+) -> None:
+    with client(dovecot, user) as connection:
         connection.append(folder, raw, msg_time=when)
 
 
-def count(dovecot: Dovecot, folder: str) -> int:
-    with client(dovecot) as connection:
+def count(dovecot: Dovecot, folder: str, user: str = DOVECOT_USER) -> int:
+    with client(dovecot, user) as connection:
         if not connection.folder_exists(folder):
             return 0
         return int(connection.select_folder(folder, readonly=True)[b"EXISTS"])
 
 
-def empty(dovecot: Dovecot) -> None:
+def empty(dovecot: Dovecot, user: str = DOVECOT_USER) -> None:
     """Start a test with an empty mailbox: every folder's messages expunged."""
-    with client(dovecot) as connection:
+    with client(dovecot, user) as connection:
         for _flags, _delimiter, name in connection.list_folders():
             connection.select_folder(name)
             uids = connection.search(["ALL"])

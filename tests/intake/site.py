@@ -76,13 +76,13 @@ class Site:
             "COLUMNS": "160",
         }
 
-    def cli(self, *args: str, timeout: float = 300) -> Run:
+    def cli(self, *args: str, timeout: float = 300, extra_env: dict[str, str] | None = None) -> Run:
         done = subprocess.run(
             [sys.executable, "-m", "app.cli", *args, "--config", str(self.config)],
             capture_output=True,
             text=True,
             cwd=ROOT,
-            env=self.env(),
+            env={**self.env(), **(extra_env or {})},
             timeout=timeout,
             check=False,
         )

@@ -1,0 +1,49 @@
+"""The real daemon configured for Exchange Online (``mailbox.kind = "graph"``): the settings,
+the wiring and the msal token source end to end, against the loopback stand-ins for Entra ID
+and Microsoft Graph, which answer with RECORDED response shapes (tests/intake/recordings/graph;
+no Microsoft server runs here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.entra import CLIENT_ID, CLIENT_SECRET, MAILBOX_USER
+from tests.intake.mail import fixture_message, with_headers
+from tests.intake.rig_graph import graph_rig
+from tests.intake.site import Site
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_daemon_reads_an_exchange_online_mailbox(tmp_path: Path) -> None:
+    with graph_rig(tmp_path) as rig:
+        site = Site(tmp_path / "site", f"sqlite:///{tmp_path / 'mappa.db'}")
+        site.settings["mailbox"] = {
+            "kind": "graph",
+            "address": MAILBOX_USER,
+            "tenant_id": rig.entra.tenant_id,
+            "client_id": CLIENT_ID,
+            "client_secret_env": "MAPPA_TEST_ENTRA_SECRET",
+            "authority_url": rig.entra.url,
+            "graph_url": rig.graph.url,
+            "ca_file": str(rig.entra.ca_file),
+            "folder": "Inbox",
+        }
+        site.write_config()
+        form = fixture_message("notification-in-text-body.eml")
+        rig.deliver(with_headers(form, Message_ID="<graph-daemon.1@police.scot>"))
+        env = {"MAPPA_TEST_ENTRA_SECRET": CLIENT_SECRET}
+        first = site.cli("run", "--once", extra_env=env)
+        assert first.code == 0, first.stderr
+        rig.deliver(with_headers(form, Message_ID="<graph-daemon.2@police.scot>"))
+        second = site.cli("run", "--once", extra_env=env)  # a new process: the saved delta link
+        assert second.code == 0, second.stderr
+        cases = site.cli("cases", "--json").json_lines()
+        messages = sorted(m for case in cases for m in case["messages"])  # type: ignore[union-attr]
+        assert messages == ["<graph-daemon.1@police.scot>", "<graph-daemon.2@police.scot>"]
+        assert (rig.count("inbox"), rig.count("processed")) == (0, 2)
+        refused = site.cli("run", "--once", extra_env={"MAPPA_TEST_ENTRA_SECRET": "wrong"})
+        assert refused.code == 1
+        assert "wrong" not in refused.stderr
