@@ -34,7 +34,6 @@ refused login), naming the mailbox and what was being done, never a secret or ma
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -91,6 +90,7 @@ from exchangelib.util import MNS
 from exchangelib.version import EXCHANGE_2013, EXCHANGE_2013_SP1, EXCHANGE_2016, EXCHANGE_2019
 
 from intake.errors import MailboxAuthError, MailboxError
+from intake.feedcursor import CursorKeeper, FeedCursor
 from intake.imap import is_loopback
 from intake.mailbox import CursorStore, Destination, Fetched, FolderSnapshot
 
@@ -110,7 +110,6 @@ SYNC_PAGE = 512
 # ErrorServerBusy: waits inside one call, each no longer than this; longer asks fail the call.
 MAX_BUSY_TRIES = 3
 MAX_BUSY_WAIT_SECONDS = 30.0
-CURSOR_VERSION = 1
 # PR_MESSAGE_FLAGS (PidTagMessageFlags, 0x0E07): MSGFLAG_READ alone. Set when an item is
 # created, it marks the copy read and sent, not an unsent draft (MS-OXCMSG 2.2.1.6).
 MSGFLAG_READ = 0x1
@@ -307,42 +306,6 @@ class _Session:
     filing: dict[str, Any] = field(default_factory=dict)  # keep_copy folders, by name
 
 
-@dataclass(slots=True)
-class _Cursor:
-    """Where SyncFolderItems left off, and what the folder held then (id -> received, in
-    the order first seen)."""
-
-    folder_id: str
-    sync_state: str
-    ids: dict[str, str] = field(default_factory=dict)
-
-    def listing(self) -> tuple[str, ...]:
-        # Oldest first, as the worker takes them; ISO-8601 UTC text sorts as time does, and
-        # the stable sort keeps the order first seen for messages of the same second.
-        return tuple(sorted(self.ids, key=lambda i: self.ids[i]))
-
-    def dump(self) -> str:
-        data = {
-            "version": CURSOR_VERSION,
-            "folder": self.folder_id,
-            "sync_state": self.sync_state,
-            "ids": self.ids,
-        }
-        return json.dumps(data, separators=(",", ":"))
-
-    @classmethod
-    def parse(cls, text: str) -> _Cursor | None:
-        """The cursor saved before, or None if it is unreadable (a full listing then)."""
-        try:
-            data = json.loads(text)
-            if data.get("version") != CURSOR_VERSION:
-                return None
-            ids = {str(k): str(v) for k, v in dict(data["ids"]).items()}
-            return cls(str(data["folder"]), str(data["sync_state"]), ids)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None
-
-
 class EwsMailbox:
     """One mailbox folder over EWS. Not shared between threads: the intake worker and the
     sender each make their own (exchangelib gives each its own connection pool)."""
@@ -361,13 +324,10 @@ class EwsMailbox:
         self.settings = settings
         self._secret = secret  # the password or token, read at each login: it may be new
         self._refused = refused  # told when a token was refused: the next one is new
-        self._store = cursor
+        self._cursor = CursorKeeper(cursor)
         self._owner = uuid.uuid4().hex
         self._session: _Session | None = None
         self._secret_used = ""  # the secret of the current login, to see whether it changed
-        self._state: _Cursor | None = None
-        self._loaded = False  # the saved cursor was read (once per instance)
-        self._saved: str | None = None  # the cursor text last saved
         self._listed: set[str] | None = None  # the ids of the last snapshot
 
     @property
@@ -579,11 +539,11 @@ class EwsMailbox:
 
     # -- SyncFolderItems -----------------------------------------------------------------------
 
-    def _sync(self) -> _Cursor:
+    def _sync(self) -> FeedCursor:
         """Bring the cursor up to date: from its sync state, or by a full listing when there
         is none (first start, another folder) or the server refuses it."""
 
-        def bring_up_to_date(session: _Session) -> _Cursor:
+        def bring_up_to_date(session: _Session) -> FeedCursor:
             folder_id = session.watched.id
             state = self._current(folder_id)
             if state is not None:
@@ -591,7 +551,7 @@ class EwsMailbox:
                     return _follow(session.watched, state)
                 except ErrorInvalidSyncStateData:
                     log.info("sync state refused; listing the folder", extra={"mailbox": self.name})
-            return _follow(session.watched, _Cursor(folder_id, ""))
+            return _follow(session.watched, FeedCursor(folder_id, ""))
 
         state = self._call("cannot list the folder", bring_up_to_date)
         self._keep(state)
@@ -606,34 +566,26 @@ class EwsMailbox:
             return False
         return bool(now - before)
 
-    def _current(self, folder_id: str) -> _Cursor | None:
+    def _current(self, folder_id: str) -> FeedCursor | None:
         """The cursor in memory, read from the store on first use; None if it belongs to
         another folder (the watched folder was replaced)."""
-        if not self._loaded:
-            self._loaded = True
-            self._saved = self._store.load()
-            self._state = _Cursor.parse(self._saved) if self._saved else None
-        state = self._state
-        if state is None or state.folder_id != folder_id or not state.sync_state:
+        state = self._cursor.current()
+        if state is None or state.folder_id != folder_id or not state.position:
             return None
         return state
 
-    def _keep(self, state: _Cursor) -> None:
-        self._state = state
-        text = state.dump()
-        if text != self._saved:
-            self._store.save(text)
-            self._saved = text
+    def _keep(self, state: FeedCursor) -> None:
+        self._cursor.keep(state)
 
     def _forget(self, uids: Iterable[str]) -> None:
         """Messages that left the folder (we moved them, or found them gone): the cursor stops
         listing them now; the sync will say the same in its next round."""
-        state = self._state
+        state = self._cursor.state
         if state is None:
             return
         ids = {k: v for k, v in state.ids.items() if k not in set(uids)}
         if ids != state.ids:
-            self._keep(_Cursor(state.folder_id, state.sync_state, ids))
+            self._keep(FeedCursor(state.folder_id, state.position, ids))
 
     def _still_here(self, session: _Session, uids: Sequence[str]) -> list[str]:
         found = session.account.fetch(
@@ -717,12 +669,12 @@ class _SyncFolderItems(SyncFolderItems):  # type: ignore[misc]
         return super()._get_element_container(message=message, name=name)
 
 
-def _follow(folder: Any, state: _Cursor) -> _Cursor:
+def _follow(folder: Any, state: FeedCursor) -> FeedCursor:
     """SyncFolderItems from ``state`` to the end of the changes, page by page, applied to a
     copy of its ids: a failure half way leaves the cursor as it was. (What
     ``Folder.sync_items`` does, with the service above.)"""
     ids = dict(state.ids)
-    sync_state = state.sync_state or None  # none: every message in the folder, as created
+    sync_state = state.position or None  # none: every message in the folder, as created
     service = _SyncFolderItems(account=folder.account)
     fields = set(folder.normalize_fields(fields=["datetime_received"]))
     while True:
@@ -742,7 +694,7 @@ def _follow(folder: Any, state: _Cursor) -> _Cursor:
         done = service.includes_last_item_in_range or service.sync_state == sync_state
         sync_state = service.sync_state
         if done:
-            return _Cursor(state.folder_id, str(sync_state), ids)
+            return FeedCursor(state.folder_id, str(sync_state), ids)
 
 
 def _apply(ids: dict[str, str], changes: Iterable[tuple[str, Any]]) -> None:

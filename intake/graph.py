@@ -24,11 +24,10 @@ credentials), naming the mailbox and what was being done, never a token or mail 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ import requests
 
 from intake.entra import TokenSource, network_reason
 from intake.errors import MailboxAuthError, MailboxError
+from intake.feedcursor import CursorKeeper, FeedCursor
 from intake.mailbox import CursorStore, Destination, Fetched, FolderSnapshot
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,6 @@ DEFAULT_RETRY_AFTER_SECONDS = 5.0
 MAX_THROTTLED_TRIES = 5
 # (connect, read) seconds: a message body may be large.
 HTTP_TIMEOUT = (15.0, 120.0)
-CURSOR_VERSION = 1
 # Folders Graph names itself (mailFolder "well-known names"), by the names people use.
 WELL_KNOWN_FOLDERS = {
     "inbox": "inbox",
@@ -101,53 +100,16 @@ def _never() -> bool:
     return False
 
 
-@dataclass(slots=True)
-class _Cursor:
-    """Where the delta feed left off, and what the folder held then (id -> received)."""
-
-    folder_id: str
-    delta_link: str
-    ids: dict[str, str] = field(default_factory=dict)
-
-    def listing(self) -> tuple[str, ...]:
-        # Oldest first, as the worker takes them; ISO-8601 UTC text sorts as time does.
-        return tuple(sorted(self.ids, key=lambda i: (self.ids[i], i)))
-
-    def dump(self) -> str:
-        data = {
-            "version": CURSOR_VERSION,
-            "folder": self.folder_id,
-            "delta_link": self.delta_link,
-            "ids": self.ids,
-        }
-        return json.dumps(data, separators=(",", ":"), sort_keys=True)
-
-    @classmethod
-    def parse(cls, text: str) -> _Cursor | None:
-        """The cursor saved before, or None if it is unreadable (a full listing then)."""
-        try:
-            data = json.loads(text)
-            if data.get("version") != CURSOR_VERSION:
-                return None
-            ids = {str(k): str(v) for k, v in dict(data["ids"]).items()}
-            return cls(str(data["folder"]), str(data["delta_link"]), ids)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None
-
-
 class GraphMailbox:
     def __init__(self, settings: GraphSettings, tokens: TokenSource, cursor: CursorStore) -> None:
         self.settings = settings
         self.tokens = tokens
-        self._store = cursor
+        self._cursor = CursorKeeper(cursor)
         self._origin = _origin(settings.graph_url)
         self._session: requests.Session | None = None
         self._verify: str | bool = str(settings.ca_file) if settings.ca_file else True
         self._watched = ""  # the watched folder's id, once connected
         self._targets: dict[Destination, str] = {}
-        self._state: _Cursor | None = None
-        self._loaded = False  # the saved cursor was read (once per instance)
-        self._saved: str | None = None  # the cursor text last saved
         self._stop: Callable[[], bool] = _never  # wait()'s, while it waits
 
     @property
@@ -302,13 +264,13 @@ class GraphMailbox:
 
     # -- the delta feed ------------------------------------------------------------------------
 
-    def _sync(self) -> _Cursor:
+    def _sync(self) -> FeedCursor:
         """Bring the cursor up to date: from its delta link, or by a full listing when there
         is none (first start, another folder) or Graph no longer knows it."""
         state = self._current()
         if state is not None:
             try:
-                state = self._follow(state.delta_link, dict(state.ids))
+                state = self._follow(state.position, dict(state.ids))
             except _SyncReset:
                 log.info("delta link expired; listing the folder", extra={"mailbox": self.name})
                 state = None
@@ -320,7 +282,7 @@ class GraphMailbox:
         self._keep(state)
         return state
 
-    def _follow(self, url: str, ids: dict[str, str]) -> _Cursor:
+    def _follow(self, url: str, ids: dict[str, str]) -> FeedCursor:
         """Read delta pages from ``url`` to the delta link, applying each change to ``ids``
         (a copy: a failure half way leaves the cursor as it was)."""
         prefer = f"odata.maxpagesize={PAGE_SIZE}"
@@ -341,38 +303,30 @@ class GraphMailbox:
             delta_link = page.get("@odata.deltaLink")
             if not isinstance(delta_link, str):
                 raise MailboxError(f"{self._where()}: {what}: a page with no link onwards")
-            return _Cursor(self._watched, self._checked_link(delta_link), ids)
+            return FeedCursor(self._watched, self._checked_link(delta_link), ids)
 
     def _news(self) -> bool:
         """Whether the delta feed lists a message not listed before."""
         self.connect()
-        before = set(self._state.ids) if self._state is not None else set()
+        before = set(self._cursor.state.ids) if self._cursor.state is not None else set()
         return bool(set(self._sync().ids) - before)
 
     def _initial_delta_url(self) -> str:
         base = f"{self._user_url}/mailFolders/{_segment(self._watched)}/messages/delta"
         return _with_query(base, {"$select": "id,receivedDateTime"})
 
-    def _current(self) -> _Cursor | None:
+    def _current(self) -> FeedCursor | None:
         """The cursor in memory, read from the store on first use; None if it belongs to
         another folder (the watched folder was replaced) or another Graph service."""
-        if not self._loaded:
-            self._loaded = True
-            self._saved = self._store.load()
-            self._state = _Cursor.parse(self._saved) if self._saved else None
-        state = self._state
+        state = self._cursor.current()
         if state is None or state.folder_id != self._watched:
             return None
-        if not state.delta_link.startswith(self._origin):
+        if not state.position.startswith(self._origin):
             return None
         return state
 
-    def _keep(self, state: _Cursor) -> None:
-        self._state = state
-        text = state.dump()
-        if text != self._saved:
-            self._store.save(text)
-            self._saved = text
+    def _keep(self, state: FeedCursor) -> None:
+        self._cursor.keep(state)
 
     def _forget(self, uids: Iterable[str]) -> None:
         """Messages that left the folder (we moved them, or found them gone): the cursor
@@ -384,7 +338,7 @@ class GraphMailbox:
         for uid in uids:
             ids.pop(uid, None)
         if ids != state.ids:
-            self._keep(_Cursor(state.folder_id, state.delta_link, ids))
+            self._keep(FeedCursor(state.folder_id, state.position, ids))
 
     # -- messages ------------------------------------------------------------------------------
 

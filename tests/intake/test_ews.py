@@ -123,7 +123,7 @@ def test_a_restart_goes_on_from_the_sync_state(rig: EwsRig) -> None:
     assert restarted.snapshot().uids == (uids[1], uids[2], newer)
     cursor = json.loads(rig.cursor.path.read_text())
     assert list(cursor["ids"]) == [uids[1], uids[2], newer]
-    assert cursor["sync_state"].startswith("H4sI")  # the server's blob, kept as it came
+    assert cursor["position"].startswith("H4sI")  # the server's blob, kept as it came
 
 
 def test_an_unreadable_cursor_costs_one_full_listing(rig: EwsRig) -> None:

@@ -103,7 +103,7 @@ def test_delta_pages_are_followed_to_the_delta_link(
     assert box.snapshot().uids == tuple(uids)
     delta = [r for r in rig.graph.log() if r.is_delta]
     assert [sorted(r.query) for r in delta] == [["$select"], ["$skiptoken"], ["$skiptoken"]]
-    assert json.loads(rig.cursor.path.read_text())["delta_link"].count("$deltatoken=") == 1
+    assert json.loads(rig.cursor.path.read_text())["position"].count("$deltatoken=") == 1
 
 
 def test_a_restart_goes_on_from_the_delta_link(rig: GraphRig, box: GraphMailbox) -> None:
