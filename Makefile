@@ -41,6 +41,7 @@ fixtures: $(STAMP) system-packages
 bench: $(STAMP) system-packages
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/scale.py
 
 # Installs the Debian packages only when one is missing, so a second run costs nothing.
 system-packages:
