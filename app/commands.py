@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from app.exits import EXIT_OK, EXIT_PROBLEM, fail
+from app.exits import EXIT_OK, EXIT_PROBLEM, fail, state_failure
 from app.settings import ConfigError, Settings, load
 
 
@@ -23,10 +23,8 @@ def run_state_command(args: argparse.Namespace) -> int:
         if args.command == "quarantine" and args.quarantine_command != "list":
             return _quarantine_action(args, settings)
         db = open_database(settings)
-    except ConfigError as err:
-        return fail(str(err))
-    except RecordsError as err:
-        return fail(str(err), EXIT_PROBLEM)
+    except (ConfigError, RecordsError) as err:
+        return state_failure(err)
     try:
         with db.session() as session:
             from records import views

@@ -20,16 +20,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from app.exits import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from app.exits import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, state_failure
 from app.settings import ConfigError, load
 
 if TYPE_CHECKING:
     from intake.mailbox import Mailbox
     from intake.worker import IntakeWorker
-    from responders.alerts import AlertWatch  # health hook
+    from responders.alerts import AlertWatch
     from responders.chasing import Chaser
     from responders.sender import OutboxSender
 
@@ -45,15 +46,13 @@ SEND_POLL_SECONDS = 2.0
 # A daemon that does not hold every mailbox looks this often for messages the holders
 # claimed, to read some of them.
 HELP_POLL_SECONDS = 2.0
-# A pass's verdict that ends the daemon (stored mail that the key cannot open).
-EXIT_FATAL = 99
 
 
 def run_daemon(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import DBAPIError
 
     from app import logs
-    from app.health import open_health  # health hook (app/health.py)
+    from app.health import open_health, token_expiry_recorder
     from app.retention import DaemonRetention
     from app.runtime import make_clock, open_runtime, open_sending
     from app.wiring import local_datetime, mailbox_from
@@ -72,23 +71,25 @@ def run_daemon(args: argparse.Namespace) -> int:
         mailboxes = [mailbox_from(each, os.environ, runtime.db) for each in settings.mailboxes()]
         _check_distinct(mailboxes)
         chaser, sender = open_sending(runtime, os.environ, stopping.is_set)
-        # health hook: alerts, /metrics and /healthz (app/health.py)
+        # Alerts, /metrics and /healthz (app/health.py).
         health = open_health(runtime, [m.name for m in mailboxes], serve=not args.once)
         retention = DaemonRetention(runtime.db, settings)
     except ConfigError as err:
         print(f"mappa-intake: {err}", file=sys.stderr)
         return EXIT_USAGE
     except DBAPIError as err:
-        print(
-            f"mappa-intake: database: cannot be used ({type(err.orig).__name__})", file=sys.stderr
-        )
-        return EXIT_PROBLEM
+        return state_failure(err)
     _stop_on_signals(stopping)
     from intake.worker import IntakeWorker
 
     runtime.processor.casework.warm_up(runtime.processor.clock())
     workers = [IntakeWorker(m, runtime.processor, stop=stopping.is_set) for m in mailboxes]
-    intake = IntakeLoop(workers, float(settings["mailbox.wait_seconds"]), stopping)
+    intake = IntakeLoop(
+        workers,
+        float(settings["mailbox.wait_seconds"]),
+        stopping,
+        note_token=token_expiry_recorder(runtime.db),
+    )
     # Housekeeping on the sending thread: retention at most every ten minutes, by the domain
     # clock (so ``--now`` replays it too).
     clock = runtime.processor.clock
@@ -115,7 +116,7 @@ def run_daemon(args: argparse.Namespace) -> int:
             worker.release_lease()
             worker.mailbox.close()
         sender.release_lease()
-        health.close()  # health hook
+        health.close()
         runtime.db.dispose()
 
 
@@ -137,11 +138,19 @@ class IntakeLoop:
     """
 
     def __init__(
-        self, workers: list[IntakeWorker], wait_seconds: float, stopping: threading.Event
+        self,
+        workers: list[IntakeWorker],
+        wait_seconds: float,
+        stopping: threading.Event,
+        note_token: Callable[[str, datetime], None] = lambda _mailbox, _expires: None,
     ) -> None:
         self.workers = workers
         self.wait_seconds = wait_seconds
         self.stopping = stopping
+        self._note_token = note_token
+        self._token_noted: dict[str, datetime] = {}
+        # Stored mail the key cannot open: nothing good can follow, the daemon stops.
+        self.fatal = False
         self._pause = {id(w): RETRY_FIRST_SECONDS for w in workers}
         self._not_before = {id(w): 0.0 for w in workers}
         self._holding: list[IntakeWorker] = []
@@ -151,12 +160,12 @@ class IntakeLoop:
             code = EXIT_OK
             self._holding = []
             for worker in self.workers:
-                if self.stopping.is_set():
+                if self.stopping.is_set() or self.fatal:
                     break
                 if time.monotonic() >= self._not_before[id(worker)]:
                     code = max(code, self._pass(worker, once=once))
-            if once or code == EXIT_FATAL:
-                return EXIT_PROBLEM if code == EXIT_FATAL else code
+            if once or self.fatal:
+                return EXIT_PROBLEM if self.fatal else code
             self._wait()
         log.info("stopping")
         return EXIT_OK
@@ -165,7 +174,7 @@ class IntakeLoop:
         """One pass of one mailbox, behind the boundary that keeps the daemon up."""
         from sqlalchemy.exc import DBAPIError
 
-        from app.health import note_mailbox_failure  # health hook (app/health.py)
+        from app.health import note_mailbox_failure
         from intake.errors import MailboxAuthError, MailboxError
         from records.errors import SealError
 
@@ -176,10 +185,11 @@ class IntakeLoop:
             # The stored mail cannot be opened with the key in force: nothing can be done
             # until the operator gives the right key, and guessing would lose mail.
             log.error("stored mail cannot be opened: %s", err, extra={"mailbox": name})
-            return EXIT_FATAL
+            self.fatal = True
+            return EXIT_PROBLEM
         except MailboxAuthError as err:
             log.error("mailbox refused our login: %s", err, extra={"mailbox": name})
-            note_mailbox_failure(worker, err)  # health hook: the login_refused alert
+            note_mailbox_failure(worker, err)  # the login_refused alert
             self._later(worker, AUTH_RETRY_SECONDS)
             return EXIT_PROBLEM
         except (MailboxError, DBAPIError) as err:
@@ -188,13 +198,14 @@ class IntakeLoop:
             # A database error's text may quote the SQL parameters (personal data): its type only.
             detail = str(err) if isinstance(err, MailboxError) else type(err).__name__
             log.warning("unavailable: %s", detail, extra={"mailbox": name})
-            note_mailbox_failure(worker, err)  # health hook: mailbox_stale, /healthz
+            note_mailbox_failure(worker, err)  # mailbox_stale, /healthz
             worker.mailbox.close()
             pause = self._pause[id(worker)]
             self._later(worker, pause)
             self._pause[id(worker)] = min(pause * 2, RETRY_LAST_SECONDS)
             return EXIT_PROBLEM
         self._pause[id(worker)] = RETRY_FIRST_SECONDS
+        self._token_expiry(name)
         if report.busy:
             log.info("mailbox busy: another process holds its lease", extra={"mailbox": name})
             if once:
@@ -217,6 +228,16 @@ class IntakeLoop:
             )
         return EXIT_OK
 
+    def _token_expiry(self, name: str) -> None:
+        """Note when the mailbox's OAuth token runs out, once per new token."""
+        from app.wiring import token_source_of
+
+        tokens = token_source_of(name)
+        expires = tokens.expires_at if tokens is not None else None
+        if expires is not None and self._token_noted.get(name) != expires:
+            self._token_noted[name] = expires
+            self._note_token(name, expires)
+
     def _later(self, worker: IntakeWorker, seconds: float) -> None:
         self._not_before[id(worker)] = time.monotonic() + seconds
 
@@ -227,7 +248,7 @@ class IntakeLoop:
         if len(self._holding) < len(self.workers):
             seconds = min(seconds, HELP_POLL_SECONDS)
         now = time.monotonic()
-        due = [t - now for w, t in ((w, self._not_before[id(w)]) for w in self.workers) if t > now]
+        due = [t - now for t in self._not_before.values() if t > now]
         if due and len(due) == len(self.workers):
             seconds = min(seconds, max(0.0, min(due)))
         if len(self._holding) == 1 and len(self.workers) == 1:

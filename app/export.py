@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.exits import EXIT_OK, EXIT_PROBLEM, fail
+from app.exits import EXIT_OK, EXIT_PROBLEM, fail, state_failure
 from app.settings import ConfigError, load
 
 if TYPE_CHECKING:
@@ -51,12 +51,8 @@ def run_export(args: argparse.Namespace) -> int:
         settings = load(args.config)
         sealer = sealer_from(settings, os.environ)
         db = open_database(settings)
-    except ConfigError as err:
-        return fail(str(err))
-    except RecordsError as err:
-        return fail(str(err), EXIT_PROBLEM)
-    except DBAPIError as err:
-        return fail(f"database: cannot be used ({type(err.orig).__name__})", EXIT_PROBLEM)
+    except (ConfigError, RecordsError, DBAPIError) as err:
+        return state_failure(err)
     try:
         with db.session() as session:
             case = case_records.find_by_ref(session, ref)
@@ -86,7 +82,7 @@ def run_export(args: argparse.Namespace) -> int:
     except SealError as err:
         return fail(f"{ref}: stored mail cannot be opened: {err}", EXIT_PROBLEM)
     except DBAPIError as err:
-        return fail(f"database: cannot be used ({type(err.orig).__name__})", EXIT_PROBLEM)
+        return state_failure(err)
     finally:
         db.dispose()
     print(f"{ref}: {len(bundle.files)} files written to {out}")

@@ -6,10 +6,11 @@ and metric means.
 Hooks (app/daemon.py):
 
 * ``open_health(runtime, mailbox_names, serve=...)`` at start, ``Health.close()`` at the end;
-* ``health.alerts.run_pass()`` before each sending pass (its e-mail goes in that pass);
+* ``health.alerts.run_pass()`` before each sending pass (``daemon.Housekeeping``: its
+  e-mail goes in that pass);
 * ``note_mailbox_failure(worker, err)`` in the intake loop's exception branches;
-* ``token_expiry_recorder(db)`` gives the ``(mailbox, expires_at)`` callback a token source
-  calls when it gets a new OAuth 2.0 token.
+* ``token_expiry_recorder(db)`` gives the ``(mailbox, expires_at)`` callback the intake loop
+  calls when a mailbox logs in with a new OAuth 2.0 token.
 """
 
 from __future__ import annotations
@@ -140,8 +141,9 @@ def note_mailbox_failure(worker: IntakeWorker, err: Exception) -> None:
 
 def token_expiry_recorder(db: Database) -> Callable[[str, datetime], None]:
     """``note(mailbox, expires_at)``: when a mailbox's new OAuth 2.0 token runs out, for
-    ``status`` and ``mappa_intake_mailbox_token_expiry_timestamp_seconds``. A token source
-    calls it on each new token; a database that does not answer loses only this note."""
+    ``status`` and ``mappa_intake_mailbox_token_expiry_timestamp_seconds``. The daemon calls
+    it after a pass when the mailbox's token is a new one (``IntakeLoop``); a database that
+    does not answer loses only this note."""
 
     def note(mailbox: str, expires_at: datetime) -> None:
         try:

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from app.exits import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, fail
+from app.exits import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, fail, state_failure
 from app.settings import ConfigError, Settings, load
 
 if TYPE_CHECKING:
@@ -46,18 +46,14 @@ def _rotate(args: argparse.Namespace) -> int:
         settings = load(args.config)
         sealer = sealer_from(settings, os.environ)
         db = open_database(settings)
-    except ConfigError as err:
-        return fail(str(err))
-    except RecordsError as err:
-        return fail(str(err), EXIT_PROBLEM)
-    except DBAPIError as err:
-        return fail(f"database: cannot be used ({type(err.orig).__name__})", EXIT_PROBLEM)
+    except (ConfigError, RecordsError, DBAPIError) as err:
+        return state_failure(err)
     try:
         return _rotate_all(settings, sealer, db)
     except RecordsError as err:
         return fail(f"keys rotate: {err}", EXIT_PROBLEM)
     except DBAPIError as err:
-        return fail(f"database: cannot be used ({type(err.orig).__name__})", EXIT_PROBLEM)
+        return state_failure(err)
     finally:
         db.dispose()
 

@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from app.exits import EXIT_OK, EXIT_PROBLEM, fail
+from app.exits import EXIT_OK, fail, state_failure
 from app.settings import ConfigError, Settings, load
 
 if TYPE_CHECKING:
@@ -85,16 +85,12 @@ def run_retention(args: argparse.Namespace) -> int:
         settings = load(args.config)
         policy = retention_policy(settings)
         db = open_database(settings)
-    except ConfigError as err:
-        return fail(str(err))
-    except RecordsError as err:
-        return fail(str(err), EXIT_PROBLEM)
-    except DBAPIError as err:
-        return fail(f"database: cannot be used ({type(err.orig).__name__})", EXIT_PROBLEM)
+    except (ConfigError, RecordsError, DBAPIError) as err:
+        return state_failure(err)
     try:
         report = purge_expired(db, now, policy, dry_run=args.dry_run, user=f"cli:{os_user()}")
     except DBAPIError as err:
-        return fail(f"database: cannot be used ({type(err.orig).__name__})", EXIT_PROBLEM)
+        return state_failure(err)
     finally:
         db.dispose()
     _print(report, now, as_json=args.json)

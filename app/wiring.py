@@ -195,6 +195,21 @@ GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
 
 
+# The token source each mailbox logs in with (by the mailbox's name), for the daemon to note
+# when its token runs out (``status``, /metrics).
+_TOKENS_OF_MAILBOX: dict[str, TokenSource] = {}
+
+
+def token_source_of(mailbox: str) -> TokenSource | None:
+    return _TOKENS_OF_MAILBOX.get(mailbox)
+
+
+def _logs_in_with(box: Mailbox, tokens: TokenSource | None) -> Mailbox:
+    if tokens is not None:
+        _TOKENS_OF_MAILBOX[box.name] = tokens
+    return box
+
+
 def entra_tokens(settings: Settings, environ: Mapping[str, str], scope: str) -> TokenSource:
     from intake.entra import EntraSettings, TokenSource
 
@@ -216,6 +231,7 @@ def _imap_from(settings: Settings, environ: Mapping[str, str]) -> Mailbox:
 
     auth = str(settings["mailbox.auth"])
     refused: Callable[[], None] = _nothing
+    tokens: TokenSource | None = None
     if auth == "entra":
         tokens = entra_tokens(settings, environ, EXCHANGE_SCOPE)
         secret, refused = tokens.token, tokens.refused
@@ -234,7 +250,7 @@ def _imap_from(settings: Settings, environ: Mapping[str, str]) -> Mailbox:
         auth="password" if auth == "password" else "xoauth2",
         ca_file=_optional_path(settings, "mailbox.ca_file"),
     )
-    return ImapMailbox(imap, secret, refused=refused)
+    return _logs_in_with(ImapMailbox(imap, secret, refused=refused), tokens)
 
 
 def _graph_from(settings: Settings, environ: Mapping[str, str], db: Database) -> Mailbox:
@@ -249,7 +265,7 @@ def _graph_from(settings: Settings, environ: Mapping[str, str], db: Database) ->
         ca_file=_optional_path(settings, "mailbox.ca_file"),
     )
     tokens = entra_tokens(settings, environ, GRAPH_SCOPE)
-    return GraphMailbox(graph, tokens, _cursor(db, "graph", settings))
+    return _logs_in_with(GraphMailbox(graph, tokens, _cursor(db, "graph", settings)), tokens)
 
 
 def _ews_from(settings: Settings, environ: Mapping[str, str], db: Database) -> Mailbox:
@@ -259,6 +275,7 @@ def _ews_from(settings: Settings, environ: Mapping[str, str], db: Database) -> M
 
     auth = str(settings["mailbox.auth"])
     refused: Callable[[], None] = _nothing
+    tokens: TokenSource | None = None
     if auth == "entra":
         # A token for the EWS host itself: outlook.office365.com for Exchange Online, the
         # council's own host under hybrid modern authentication (docs/exchange-server.md).
@@ -277,7 +294,8 @@ def _ews_from(settings: Settings, environ: Mapping[str, str], db: Database) -> M
         quarantine_folder=str(settings["mailbox.quarantine_folder"]),
         ca_file=_optional_path(settings, "mailbox.ca_file"),
     )
-    return EwsMailbox(ews, secret, _cursor(db, "ews", settings), refused=refused)
+    box = EwsMailbox(ews, secret, _cursor(db, "ews", settings), refused=refused)
+    return _logs_in_with(box, tokens)
 
 
 def _nothing() -> None:

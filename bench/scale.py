@@ -36,7 +36,6 @@ fixtures come from a few addresses).
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import random
 import resource
@@ -51,7 +50,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # as bench/intake.py: the repository root, not bench/, comes first
@@ -61,6 +60,7 @@ import psycopg  # noqa: E402
 from bench.console import _scalar, machine, restart_durable  # noqa: E402
 from bench.intake import _samples, fresh_copy  # noqa: E402
 from intake import maildir  # noqa: E402
+from tests.intake.mail import auth_results, with_headers  # noqa: E402
 from tests.intake.site import Site  # noqa: E402
 from tests.servers import Postgres, postgres_server  # noqa: E402
 
@@ -77,19 +77,16 @@ SEED = 20261125
 def messages(count: int, first: int, rng: random.Random) -> Iterator[bytes]:
     """``count`` copies of the fixture messages in turn, numbered from ``first``: a fresh
     person, a Message-ID of its own; every ``UNTRUSTED_EVERY``-th from an untrusted sender."""
-    # tests/intake/mail.py reaches into email's private Message._headers, which strict mypy
-    # refuses; it is outside mypy's files, so it is imported by name rather than followed.
-    mail = importlib.import_module("tests.intake.mail")
     samples = _samples()
     for n in range(first, first + count):
-        raw = fresh_copy(samples[n % len(samples)], n, rng)
-        headers = {"Message_ID": message_id(n)}
+        raw = with_headers(fresh_copy(samples[n % len(samples)], n, rng), Message_ID=message_id(n))
         if n % UNTRUSTED_EVERY == 0:
-            headers["From"] = "Pat Gowan <pat.gowan@example.com>"
-            headers["Authentication_Results"] = mail.auth_results(
-                "dmarc=pass header.from=example.com"
+            raw = with_headers(
+                raw,
+                From="Pat Gowan <pat.gowan@example.com>",
+                Authentication_Results=auth_results("dmarc=pass header.from=example.com"),
             )
-        yield cast(bytes, mail.with_headers(raw, **headers))
+        yield raw
 
 
 def message_id(n: int) -> str:

@@ -161,10 +161,10 @@ class IntakeWorker:
             with self.db.session() as session:
                 row = ledger.take_claimed(
                     session,
+                    self.mailbox.name,
                     self.lease.holder,
                     leases.wall_clock(),
                     leases.holder_is_dead,
-                    mailbox=self.mailbox.name,
                     skip=tried,
                 )
                 if row is None:

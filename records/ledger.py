@@ -236,20 +236,20 @@ _TAKE_WINDOW = 20
 
 def take_claimed(
     session: Session,
+    mailbox: str,
     holder: str,
     now: datetime,
     is_dead: Callable[[str], bool],
-    mailbox: str | None = None,
     skip: Collection[int] = (),
 ) -> InboundMessage | None:
-    """The oldest claimed message that no living process is reading, now marked as read by
-    ``holder`` (and its attempt counted), or None; ``skip``: rows the caller tried already
-    in this round (one it could not finish waits for the next round). Rows another
-    transaction has locked are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
-    runs one writer at a time)."""
-    query = select(InboundMessage).where(InboundMessage.state == MessageState.CLAIMED)
-    if mailbox is not None:
-        query = query.where(InboundMessage.mailbox == mailbox)
+    """The oldest claimed message of ``mailbox`` that no living process is reading, now
+    marked as read by ``holder`` (and its attempt counted), or None; ``skip``: rows the
+    caller tried already in this round (one it could not finish waits for the next round).
+    Rows another transaction has locked are skipped (``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL; SQLite runs one writer at a time)."""
+    query = select(InboundMessage).where(
+        InboundMessage.mailbox == mailbox, InboundMessage.state == MessageState.CLAIMED
+    )
     if skip:
         query = query.where(col(InboundMessage.id).not_in(skip))
     rows = session.exec(
@@ -263,14 +263,6 @@ def take_claimed(
             begin_attempt(session, row)
             return row
     return None
-
-
-def let_go(session: Session, inbound_id: int, holder: str) -> None:
-    """``holder`` stopped reading the message without finishing it (a stop was asked for)."""
-    row = session.get(InboundMessage, inbound_id, with_for_update=True)
-    if row is not None and row.taken_by == holder:
-        row.taken_by, row.taken_until = None, None
-        session.add(row)
 
 
 def awaiting_move(session: Session, mailbox: str) -> Sequence[InboundMessage]:

@@ -11,12 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
-from intake.envelope import LOOP_HEADER
 from responders.alertrules import MAILBOX_KINDS, AlertKind
-from responders.compose import AUTO_SUBMITTED, WIRE, ReplyKind, Sender, check_recipient
+from responders.compose import Reply, ReplyKind, Sender, Thread, compose
 
 # Lines of the plain text are wrapped here: mail clients show it as written.
 WIDTH = 76
@@ -119,10 +117,11 @@ def alert_text(notice: AlertNotice, marking: str, zone: ZoneInfo) -> str:
     return "\n".join(lines) + "\n"
 
 
-def alert_subject(notice: AlertNotice, marking: str) -> str:
+def alert_title(notice: AlertNotice) -> str:
+    """The subject's words (after the marking)."""
     advice = ADVICE[notice.kind]
     words = f"resolved: {advice.resolved}" if notice.resolved else f"alert: {advice.title}"
-    return f"{marking}: mappa-intake {words}"
+    return f"mappa-intake {words}"
 
 
 def compose_alert(
@@ -134,15 +133,14 @@ def compose_alert(
     now: datetime,
     zone: ZoneInfo,
 ) -> EmailMessage:
-    """The message, ready to send (RecipientRefused outside the allow-list, as every reply)."""
-    message = EmailMessage(policy=WIRE)
-    message["From"] = sender.from_header
-    message["To"] = check_recipient(to, sender)
-    message["Subject"] = alert_subject(notice, sender.marking)
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = AUTO_SUBMITTED[ReplyKind.ALERT]  # RFC 3834: no person wrote it
-    message["X-Auto-Response-Suppress"] = "All"
-    message[LOOP_HEADER] = ReplyKind.ALERT.value
-    message.set_content(alert_text(notice, sender.marking, zone), cte="quoted-printable")
-    return message
+    """The message, ready to send (RecipientRefused outside the allow-list, as every reply):
+    composed as every message of ours, as one that belongs to no case and answers none."""
+    reply = Reply(
+        kind=ReplyKind.ALERT,
+        to=to,
+        case_ref="",
+        title=alert_title(notice),
+        text=alert_text(notice, sender.marking, zone),
+        html="",
+    )
+    return compose(reply, Thread(None), sender, message_id=message_id, now=now)

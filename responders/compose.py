@@ -88,7 +88,7 @@ class Reply:
     case_ref: str
     title: str  # the subject's own words: "Receipt of your MAPPA referral"
     text: str  # the plain-text part
-    html: str  # the HTML part (already escaped by the template)
+    html: str  # the HTML part (already escaped by the template); "" for text only (alerts)
 
 
 def check_recipient(address: str, sender: Sender) -> str:
@@ -138,7 +138,8 @@ def compose(
     message[LOOP_HEADER] = reply.kind.value
     # Quoted-printable: 7-bit safe whatever the names hold, so no server needs 8BITMIME.
     message.set_content(reply.text, cte="quoted-printable")
-    message.add_alternative(reply.html, subtype="html", cte="quoted-printable")
+    if reply.html:
+        message.add_alternative(reply.html, subtype="html", cte="quoted-printable")
     return message
 
 

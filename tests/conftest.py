@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from records.database import Database
+from records.sealing import Sealer, new_key_text
 from tests.servers import (
     Dovecot,
     Postgres,
@@ -75,6 +77,20 @@ def dovecot() -> Iterator[Dovecot]:
 def smtp() -> Iterator[SmtpSink]:
     with smtp_sink() as sink:
         yield sink
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A migrated database (SQLite, then PostgreSQL: see ``database_url``)."""
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sealer() -> Sealer:
+    return Sealer.from_text(new_key_text())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,14 +63,6 @@ def test_the_key_in_force_seals_and_previous_keys_open() -> None:
 
 
 # -- re-sealing, batch by batch (records/keys.py) --------------------------------------------
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _claim_many(db: Database, sealer: Sealer, count: int) -> dict[int, bytes]:

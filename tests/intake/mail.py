@@ -30,8 +30,10 @@ def with_headers(raw: bytes, *, remove: tuple[str, ...] = (), **headers: str) ->
     items = [(n.replace("_", "-"), v) for n, v in headers.items()]
     for name, _ in items:
         del message[name]
-    existing = message._headers
-    message._headers = [(n, v) for n, v in items] + existing
+    # New headers on top: the public API only appends, so the list is set directly (compat32
+    # keeps it as (name, value) pairs).
+    existing: list[tuple[str, str]] = message._headers  # type: ignore[attr-defined]
+    message._headers = [(n, v) for n, v in items] + existing  # type: ignore[attr-defined]
     return message.as_bytes()
 
 

@@ -5,6 +5,7 @@ no Microsoft server runs here)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,11 @@ def test_the_daemon_reads_an_exchange_online_mailbox(tmp_path: Path) -> None:
         messages = sorted(m for case in cases for m in case["messages"])  # type: ignore[union-attr]
         assert messages == ["<graph-daemon.1@police.scot>", "<graph-daemon.2@police.scot>"]
         assert (rig.count("inbox"), rig.count("processed")) == (0, 2)
+        # The token's expiry is noted for status and /metrics (Entra gives 3599 s).
+        [status] = site.cli("status", "--json").json_lines()
+        [mailbox] = status["mailboxes"]  # type: ignore[misc]
+        expires = datetime.fromisoformat(mailbox["token_expires"])
+        assert timedelta(minutes=55) < expires - datetime.now(UTC) < timedelta(hours=1)
         refused = site.cli("run", "--once", extra_env={"MAPPA_TEST_ENTRA_SECRET": "wrong"})
         assert refused.code == 1
         assert "wrong" not in refused.stderr

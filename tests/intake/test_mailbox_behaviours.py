@@ -33,23 +33,19 @@ from tests.intake.site import Site
 
 pytestmark = pytest.mark.slow
 
-# rig name -> (module, context-manager function); each takes the fixtures it names.
+# rig name -> (module, context-manager function, the one fixture it takes).
 RIGS = {
-    "graph": ("tests.intake.rig_graph", "graph_rig"),
-    "ews": ("tests.intake.rig_ews", "ews_rig"),
-    "imap": ("tests.intake.rig_imap", "imap_rig"),
+    "graph": ("tests.intake.rig_graph", "graph_rig", "tmp_path"),
+    "ews": ("tests.intake.rig_ews", "ews_rig", "tmp_path"),
+    "imap": ("tests.intake.rig_imap", "imap_rig", "dovecot"),
 }
 
 
 @pytest.fixture(params=sorted(RIGS))
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    module_name, function_name = RIGS[request.param]
+def rig(request: pytest.FixtureRequest) -> Iterator[Any]:
+    module_name, function_name, fixture = RIGS[request.param]
     opener = getattr(importlib.import_module(module_name), function_name)
-    context: AbstractContextManager[Any]
-    if request.param == "imap":
-        context = opener(request.getfixturevalue("dovecot"))
-    else:
-        context = opener(tmp_path)
+    context: AbstractContextManager[Any] = opener(request.getfixturevalue(fixture))
     with context as made:
         yield made
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from tests.intake import imap_tools
-from tests.intake.mail import auth_results, fixture_message, with_headers
+from tests.intake.outcomes import numbered_message, outcomes
 from tests.intake.site import Site
 from tests.servers import Dovecot
 
@@ -31,16 +29,7 @@ SEED = 20261123
 
 
 def _message(n: int) -> bytes:
-    raw = with_headers(
-        fixture_message("notification-in-text-body.eml"), Message_ID=f"<sigkill.{n}@police.scot>"
-    )
-    if n % UNTRUSTED_EVERY == 0:
-        raw = with_headers(
-            raw,
-            From="Pat Gowan <pat.gowan@example.com>",
-            Authentication_Results=auth_results("dmarc=pass header.from=example.com"),
-        )
-    return raw
+    return numbered_message("sigkill", n, UNTRUSTED_EVERY)
 
 
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(
@@ -68,46 +57,19 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
 
 
 def _assert_exactly_once(site: Site, dovecot: Dovecot) -> None:
-    engine = sa.create_engine(site.database_url)
-    with engine.connect() as db:
-        rows = db.execute(sa.text("SELECT message_id, state FROM inbound_message")).all()
-        per_message = Counter(message_id for message_id, _ in rows)
-        cases_per_message = dict(
-            db.execute(
-                sa.text(
-                    "SELECT i.message_id, COUNT(DISTINCT f.case_id) FROM inbound_message i"
-                    " JOIN form f ON f.inbound_id = i.id GROUP BY i.message_id"
-                )
-            ).all()
-        )
-        held = Counter(
-            message_id
-            for (message_id,) in db.execute(
-                sa.text(
-                    "SELECT i.message_id FROM quarantine_entry q"
-                    " JOIN inbound_message i ON i.id = q.inbound_id"
-                )
-            ).all()
-        )
-        cases = db.execute(sa.text('SELECT COUNT(*) FROM "case"')).scalar_one()
-    engine.dispose()
+    found = outcomes(site)
+    per_message = found.per_message
     expected = {f"<sigkill.{n}@police.scot>" for n in range(MESSAGES)}
     lost = expected - set(per_message)
     duplicated = {m for m, count in per_message.items() if count > 1}
     print(f"\n{KILLS} kills, {MESSAGES} messages: {len(lost)} lost, {len(duplicated)} duplicated")
     assert lost == set()
     assert duplicated == set()
-    assert set(per_message) == expected
-    states = dict(rows)
-    # Every message is one case or one quarantine entry, never both, never neither.
-    for message_id in expected:
-        as_case = cases_per_message.get(message_id, 0)
-        assert (as_case, held[message_id]) in ((1, 0), (0, 1)), message_id
-        assert states[message_id] == ("processed" if as_case else "quarantined")
+    found.check_each_once(expected)
     untrusted = {f"<sigkill.{n}@police.scot>" for n in range(0, MESSAGES, UNTRUSTED_EVERY)}
-    assert {m for m in expected if held[m]} == untrusted
+    assert {m for m in expected if found.held[m]} == untrusted
     good = MESSAGES - len(untrusted)
-    assert cases == good
+    assert found.cases == good
     assert imap_tools.count(dovecot, "INBOX") == 0
     assert imap_tools.count(dovecot, "Processed") == good
     assert imap_tools.count(dovecot, "Quarantine") == len(untrusted)

@@ -11,14 +11,13 @@ import random
 import signal
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from tests.intake import imap_tools
-from tests.intake.mail import auth_results, fixture_message, with_headers
+from tests.intake.outcomes import numbered_message, outcomes
 from tests.intake.site import Site
 from tests.servers import DOVECOT_NORTH_USER, DOVECOT_USER, Dovecot, Postgres
 
@@ -34,16 +33,7 @@ USERS = (DOVECOT_USER, DOVECOT_NORTH_USER)
 
 
 def _message(n: int) -> bytes:
-    raw = with_headers(
-        fixture_message("notification-in-text-body.eml"), Message_ID=f"<workers.{n}@police.scot>"
-    )
-    if n % UNTRUSTED_EVERY == 0:
-        raw = with_headers(
-            raw,
-            From="Pat Gowan <pat.gowan@example.com>",
-            Authentication_Results=auth_results("dmarc=pass header.from=example.com"),
-        )
-    return raw
+    return numbered_message("workers", n, UNTRUSTED_EVERY)
 
 
 def test_three_daemons_killed_at_random_handle_every_message_once(
@@ -103,61 +93,27 @@ def _wait_until_done(site: Site, expected: int, timeout: float = 300) -> None:
 
 
 def _assert_exactly_once(site: Site, dovecot: Dovecot) -> None:
-    engine = sa.create_engine(site.database_url)
-    with engine.connect() as db:
-        rows = db.execute(
-            sa.text("SELECT message_id, state, mailbox, taken_by FROM inbound_message")
-        ).all()
-        cases_per_message = dict(
-            db.execute(
-                sa.text(
-                    "SELECT i.message_id, COUNT(DISTINCT f.case_id) FROM inbound_message i"
-                    " JOIN form f ON f.inbound_id = i.id GROUP BY i.message_id"
-                )
-            ).all()
-        )
-        held = Counter(
-            message_id
-            for (message_id,) in db.execute(
-                sa.text(
-                    "SELECT i.message_id FROM quarantine_entry q"
-                    " JOIN inbound_message i ON i.id = q.inbound_id"
-                )
-            ).all()
-        )
-        acknowledgements = Counter(
-            case_id
-            for (case_id,) in db.execute(
-                sa.text("SELECT case_id FROM outbound_message WHERE kind = 'acknowledgement'")
-            ).all()
-        )
-        cases = db.execute(sa.text('SELECT COUNT(*) FROM "case"')).scalar_one()
-    engine.dispose()
-    per_message = Counter(message_id for message_id, *_ in rows)
+    found = outcomes(site)
+    per_message = found.per_message
     expected = {f"<workers.{n}@police.scot>" for n in range(MESSAGES)}
-    readers = {taken_by.split(":")[1] for *_, taken_by in rows if taken_by}
+    readers = {taken_by.split(":")[1] for *_, taken_by in found.rows if taken_by}
     print(
         f"\n{KILLS} kills of {WORKERS} daemons, {MESSAGES} messages in 2 mailboxes:"
         f" {len(expected - set(per_message))} lost,"
         f" {sum(1 for c in per_message.values() if c > 1)} duplicated,"
         f" read by {len(readers)} processes"
     )
-    assert set(per_message) == expected
-    assert all(count == 1 for count in per_message.values())
-    states = {message_id: state for message_id, state, *_ in rows}
-    for message_id in expected:
-        as_case = cases_per_message.get(message_id, 0)
-        assert (as_case, held[message_id]) in ((1, 0), (0, 1)), message_id
-        assert states[message_id] == ("processed" if as_case else "quarantined")
-    assert len({mailbox for _, _, mailbox, _ in rows}) == 2
+    found.check_each_once(expected)
+    assert len({mailbox for _, _, mailbox, _ in found.rows}) == 2
     untrusted = {f"<workers.{n}@police.scot>" for n in range(0, MESSAGES, UNTRUSTED_EVERY)}
-    assert {m for m in expected if held[m]} == untrusted
-    assert cases == MESSAGES - len(untrusted)
-    assert set(acknowledgements.values()) == {1} and len(acknowledgements) == cases
+    assert {m for m in expected if found.held[m]} == untrusted
+    assert found.cases == MESSAGES - len(untrusted)
+    acknowledgements = found.acknowledgements
+    assert set(acknowledgements.values()) == {1} and len(acknowledgements) == found.cases
     # The work was shared: more processes than mailboxes read messages.
     assert len(readers) > 2
     for user in USERS:
         assert imap_tools.count(dovecot, "INBOX", user) == 0
     both = sum(imap_tools.count(dovecot, "Processed", user) for user in USERS)
-    assert both == cases
+    assert both == found.cases
     assert sum(imap_tools.count(dovecot, "Quarantine", user) for user in USERS) == len(untrusted)

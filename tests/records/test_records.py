@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,19 +27,6 @@ from tests.servers import Postgres
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PLACE = ledger.Place("imap://mappa@mail", "INBOX", 17, "41")
 ENVELOPE = ledger.Envelope("<m1@police.scot>", "a@police.scot", NOW, NOW)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def sealer() -> Sealer:
-    return Sealer.from_text(new_key_text())
 
 
 def test_migrations_build_exactly_the_tables_of_the_code(db: Database) -> None:

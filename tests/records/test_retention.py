@@ -4,10 +4,8 @@ mail; a period of 0 keeps everything; the daemon's pass runs it at most every te
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlmodel import select
 
 from app.retention import DAEMON_EVERY, DaemonRetention
@@ -21,14 +19,6 @@ from records.tables import Case, CaseState, Form, OutboundMessage, OutboxState, 
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 POLICY = RetentionPolicy(closed_case_days=90, decided_case_days=365, quarantine_days=30)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _message(db: Database, n: int) -> int:

@@ -6,19 +6,17 @@ told once per batch, and never about an alert."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlmodel import col, select
 
 from records import health, leases, outbox
 from records.database import Database
-from records.sealing import Sealer, new_key_text
+from records.sealing import Sealer
 from records.tables import AlertState, OutboundMessage, OutboxState
 from responders.alertrules import AlertLimits
 from responders.alerts import AlertSettings, AlertWatch
@@ -35,19 +33,6 @@ OPERATOR = "mappa.ops@southlanarkshire.gov.uk"
 MAILBOX = "imap://mappa.lanarkshire@imap.example.gov.uk:993"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 DAEMONS = 4
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def sealer() -> Sealer:
-    return Sealer.from_text(new_key_text())
 
 
 def _watch(db: Database, sealer: Sealer, to: str = OPERATOR) -> AlertWatch:
