@@ -115,7 +115,7 @@ def run_daemon(args: argparse.Namespace) -> int:
         for worker in workers:
             worker.release_lease()
             worker.mailbox.close()
-        sender.release_lease()
+        sender.release()
         health.close()
         runtime.db.dispose()
 
@@ -306,9 +306,6 @@ def _send_once(chaser: Chaser, sender: OutboxSender, housekeeping: Housekeeping)
         report = sender.run_pass()
     except DBAPIError as err:
         log.warning("unavailable: %s", type(err).__name__, extra={"part": "sender"})
-        return EXIT_PROBLEM
-    if report.busy:
-        print("mappa-intake: the outbox is being sent by another process", file=sys.stderr)
         return EXIT_PROBLEM
     if report.unavailable:
         print(f"mappa-intake: sending stopped: {report.unavailable}", file=sys.stderr)

@@ -7,6 +7,8 @@
     cases.py      cases, forms, fields, proposals, deadlines; case references
     events.py     the append-only event log
     leases.py     one holder at a time per mailbox, with expiry
+    taking.py     one row of shared work (a claimed message, a reply) taken by one daemon
+    outbox.py     replies queued once, taken, admitted to the hourly rate, sent, filed
     views.py      read-only summaries for `status`, `cases` and `quarantine list`
 
 Nothing here parses, decides or talks to a mailbox: callers pass values in.

@@ -119,10 +119,10 @@ def note_watched(session: Session, mailbox: str, now: datetime) -> None:
 
 
 def known_mailboxes(session: Session) -> list[str]:
-    """Every mailbox any process has read or tried to read (the outbox's lease is not one)."""
+    """Every mailbox any process has read or tried to read."""
     leased = session.exec(select(MailboxLease.mailbox)).all()
     noted = session.exec(select(MailboxHealth.mailbox)).all()
-    return sorted({*leased, *noted} - {outbox.OUTBOX_LEASE})
+    return sorted({*leased, *noted})
 
 
 def last_message_at(session: Session, mailbox: str) -> datetime | None:

@@ -1,5 +1,4 @@
-"""One worker at a time per mailbox (and one sender of the outbox): a lease row with a holder
-and an expiry.
+"""One reader at a time per mailbox: a lease row with a holder and an expiry.
 
 A daemon takes the lease before reading a mailbox and renews it as it works; a second daemon
 (an overlapping cron run, a restarted container) finds it held and waits. A holder that died

@@ -28,6 +28,7 @@ from records.tables import (
     QuarantineState,
     StoredBlob,
 )
+from records.taking import take_one
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +231,6 @@ def mark_moved(session: Session, message_id: int, now: datetime) -> None:
 # far below this; a slow reader that is overtaken wastes work, never doubles a case, since the
 # outcome commits only while the message is still claimed (intake/processing.py).
 TAKE_TTL = timedelta(minutes=10)
-# Claimed rows looked at in one go when looking for one nobody is reading.
-_TAKE_WINDOW = 20
 
 
 def take_claimed(
@@ -245,24 +244,23 @@ def take_claimed(
     """The oldest claimed message of ``mailbox`` that no living process is reading, now
     marked as read by ``holder`` (and its attempt counted), or None; ``skip``: rows the
     caller tried already in this round (one it could not finish waits for the next round).
-    Rows another transaction has locked are skipped (``FOR UPDATE SKIP LOCKED`` on
-    PostgreSQL; SQLite runs one writer at a time)."""
-    query = select(InboundMessage).where(
-        InboundMessage.mailbox == mailbox, InboundMessage.state == MessageState.CLAIMED
+    A row another daemon is taking at this moment is passed over (records/taking.py)."""
+    row = take_one(
+        session,
+        InboundMessage,
+        (
+            col(InboundMessage.mailbox) == mailbox,
+            col(InboundMessage.state) == MessageState.CLAIMED,
+        ),
+        holder=holder,
+        now=now,
+        ttl=TAKE_TTL,
+        is_dead=is_dead,
+        skip=skip,
     )
-    if skip:
-        query = query.where(col(InboundMessage.id).not_in(skip))
-    rows = session.exec(
-        query.order_by(col(InboundMessage.id)).limit(_TAKE_WINDOW).with_for_update(skip_locked=True)
-    ).all()
-    for row in rows:
-        free = row.taken_by is None or row.taken_by == holder
-        expired = row.taken_until is None or row.taken_until <= now
-        if free or expired or is_dead(row.taken_by or ""):
-            row.taken_by, row.taken_until = holder, now + TAKE_TTL
-            begin_attempt(session, row)
-            return row
-    return None
+    if row is not None:
+        begin_attempt(session, row)
+    return row
 
 
 def awaiting_move(session: Session, mailbox: str) -> Sequence[InboundMessage]:

@@ -10,14 +10,24 @@ moves a row along::
 and the only step that can make a duplicate is a crash after the SMTP DATA exchange began and
 before ``sent`` was written: the row's ``data_attempts`` counts those exchanges, and the
 message sent again carries the same Message-ID, so a mail client shows it once.
+
+Any number of senders (one per daemon) share the outbox. A sender *takes* one row at a time
+with ``SELECT ... FOR UPDATE SKIP LOCKED`` and marks it as its own for a while (``taken_by``,
+``taken_until``), as the parsing of claimed messages does (records/ledger.py); a row whose
+sender died passes on at once (same host) or when the mark runs out. The per-recipient hourly
+rate stays exact across senders: a row is *admitted* (``admitted_at``: its place in the rate)
+while the recipient is locked (a PostgreSQL advisory lock; SQLite has one writer at a time),
+so two senders never both see room for one more message.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
-from datetime import date, datetime
+import zlib
+from collections.abc import Callable, Collection, Sequence
+from datetime import date, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -32,9 +42,15 @@ from records.tables import (
     OutboundMessage,
     OutboxState,
 )
+from records.taking import take_one
 
-# The lease (records/leases.py) the one sender of the outbox holds.
-OUTBOX_LEASE = "outbox"
+# How long a sender may work on one row before another may take it over (one that died on
+# this host is passed over at once). One SMTP exchange, or one APPEND, is bounded by the
+# transport's timeouts, far below this.
+TAKE_TTL = timedelta(minutes=10)
+# The first key of the recipients' advisory locks (the second is the address's checksum);
+# any fixed number, apart from the migrations' single-key lock (records/migrations/env.py).
+_RECIPIENT_LOCKS = 7320
 # Rows still to be sent: a row left in SENDING had its sender stopped during the DATA exchange.
 PENDING_STATES = (OutboxState.QUEUED, OutboxState.SENDING)
 # Accepted by the mail server (and perhaps filed in Sent, or being filed).
@@ -95,25 +111,118 @@ def by_key(session: Session, key: str) -> OutboundMessage | None:
     return session.exec(select(OutboundMessage).where(OutboundMessage.key == key)).first()
 
 
-def due(session: Session, now: datetime, limit: int) -> Sequence[OutboundMessage]:
-    """Rows to send now, oldest first: queued and due, or left in SENDING by a killed sender."""
-    return session.exec(
-        select(OutboundMessage)
-        .where(col(OutboundMessage.state).in_(PENDING_STATES))
-        .where(OutboundMessage.not_before <= now)
-        .order_by(col(OutboundMessage.id))
-        .limit(limit)
-    ).all()
+def take_due(
+    session: Session,
+    holder: str,
+    now: datetime,
+    taken_now: datetime,
+    is_dead: Callable[[str], bool],
+    skip: Collection[int] = (),
+) -> OutboundMessage | None:
+    """The oldest row to send at ``now`` (queued and due, or left in SENDING by a sender
+    stopped mid-way) that no living sender is working on, now marked as ``holder``'s until
+    ``taken_now`` + TAKE_TTL (the real clock; ``now`` is the domain clock, which ``--now``
+    replays) and locked until the caller's transaction ends (records/taking.py); or None.
+    ``skip``: rows the caller dealt with in this pass."""
+    wanted = (
+        col(OutboundMessage.state).in_(PENDING_STATES),
+        col(OutboundMessage.not_before) <= now,
+    )
+    return _take(session, wanted, holder, taken_now, is_dead, skip)
 
 
-def awaiting_filing(session: Session, limit: int) -> Sequence[OutboundMessage]:
-    return session.exec(
-        select(OutboundMessage)
-        .where(col(OutboundMessage.state).in_((OutboxState.SENT, OutboxState.FILING)))
-        .where(col(OutboundMessage.sealed).is_not(None))
-        .order_by(col(OutboundMessage.id))
-        .limit(limit)
+def take_unfiled(
+    session: Session,
+    holder: str,
+    taken_now: datetime,
+    is_dead: Callable[[str], bool],
+    skip: Collection[int] = (),
+) -> OutboundMessage | None:
+    """The oldest sent row whose copy is still to be filed in the Sent folder (or whose
+    filing was begun by a sender that stopped), taken as ``take_due`` takes one."""
+    wanted = (
+        col(OutboundMessage.state).in_((OutboxState.SENT, OutboxState.FILING)),
+        col(OutboundMessage.sealed).is_not(None),
+    )
+    return _take(session, wanted, holder, taken_now, is_dead, skip)
+
+
+def _take(
+    session: Session,
+    wanted: tuple[sa.ColumnElement[bool], ...],
+    holder: str,
+    taken_now: datetime,
+    is_dead: Callable[[str], bool],
+    skip: Collection[int],
+) -> OutboundMessage | None:
+    return take_one(
+        session,
+        OutboundMessage,
+        wanted,
+        holder=holder,
+        now=taken_now,
+        ttl=TAKE_TTL,
+        is_dead=is_dead,
+        skip=skip,
+    )
+
+
+def let_go(session: Session, holder: str) -> None:
+    """A sender that stops hands back the rows it was working on (a stop by SIGKILL leaves
+    them to the dead-holder rule or TAKE_TTL)."""
+    session.execute(
+        sa.update(OutboundMessage)
+        .where(col(OutboundMessage.taken_by) == holder)
+        .values(taken_by=None, taken_until=None)
+    )
+
+
+def admit(session: Session, row: OutboundMessage, now: datetime, per_hour: int) -> datetime | None:
+    """Give ``row`` its place in its recipient's hourly rate (at most ``per_hour`` messages
+    to one address in any hour, so a loop or a flood never becomes a mail storm), or say when
+    it may have one. A row admitted less than an hour ago keeps its place (its sender stopped
+    before the message went). The recipient is locked until the transaction ends, so two
+    senders admit one at a time."""
+    hour_ago = now - timedelta(hours=1)
+    if row.admitted_at is not None and row.admitted_at > hour_ago:
+        return None
+    _lock_recipient(session, row.recipient)
+    admitted = session.exec(
+        select(OutboundMessage.admitted_at)
+        .where(sa.func.lower(OutboundMessage.recipient) == row.recipient.lower())
+        .where(OutboundMessage.id != row.id)
+        .where(col(OutboundMessage.admitted_at) > hour_ago)
     ).all()
+    when = next_send_time([t for t in admitted if t is not None], now, per_hour)
+    if when > now:
+        return when
+    row.admitted_at = now
+    session.add(row)
+    return None
+
+
+def _lock_recipient(session: Session, recipient: str) -> None:
+    """Held until the transaction ends. SQLite needs none: its transactions begin with the
+    write lock (records/database.py), so they run one at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    # A stable 32-bit number for the address; a collision only makes two addresses wait
+    # for each other a moment.
+    key = zlib.crc32(recipient.lower().encode("utf-8")) - 2**31  # an int4, as PostgreSQL wants
+    session.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:space, :key)"),
+        {"space": _RECIPIENT_LOCKS, "key": key},
+    )
+
+
+def next_send_time(sent: Sequence[datetime], now: datetime, per_hour: int) -> datetime:
+    """When the next message to one recipient may go, given when those before it were
+    admitted: at most ``per_hour`` in any hour."""
+    hour_ago = now - timedelta(hours=1)
+    recent = sorted(t for t in sent if t > hour_ago)
+    if len(recent) < per_hour:
+        return now
+    return recent[len(recent) - per_hour] + timedelta(hours=1)
 
 
 def request_of(session: Session, case_id: int, step: int) -> OutboundMessage | None:
@@ -147,11 +256,11 @@ def composed_bytes(row: OutboundMessage, sealer: Sealer) -> bytes:
     return sealer.open(row.sealed, row.key_id)
 
 
-def begin_data(session: Session, row_id: int) -> bool:
-    """Note, before the DATA exchange, that it begins; False if the row is no longer ours to
-    send (another sender finished it)."""
+def begin_data(session: Session, row_id: int, holder: str) -> bool:
+    """Note, before the DATA exchange, that it begins; False if the row is no longer
+    ``holder``'s to send (another sender took it over, or finished it)."""
     row = locked(session, row_id)
-    if row.state not in PENDING_STATES:
+    if row.state not in PENDING_STATES or row.taken_by != holder:
         return False
     row.state = OutboxState.SENDING
     row.data_attempts += 1
@@ -165,6 +274,7 @@ def mark_sent(session: Session, row_id: int, now: datetime) -> None:
         row.state = OutboxState.SENT
         row.sent_at = now
         row.error = ""
+        _hand_back(row)
         session.add(row)
         record_event(
             session, EventKind.REPLIED, now, case_id=row.case_id, reply=row.kind, step=row.step
@@ -187,6 +297,7 @@ def mark_filed(session: Session, row_id: int, now: datetime) -> None:
     if row.state in (OutboxState.SENT, OutboxState.FILING):
         row.state = OutboxState.FILED
         row.filed_at = now
+        _hand_back(row)
         session.add(row)
 
 
@@ -197,8 +308,10 @@ def defer(session: Session, row_id: int, until: datetime, error: str, *, failed:
         return
     row.not_before = until
     row.error = error[:500]
+    _hand_back(row)  # when it is due again, any sender may take it
     if failed:
         row.attempts += 1
+        row.admitted_at = None  # nothing went: its place in the rate is free again
     if row.state == OutboxState.SENDING and failed:
         row.state = OutboxState.QUEUED  # the server said no to this DATA: nothing delivered
     session.add(row)
@@ -211,6 +324,8 @@ def finish(session: Session, row_id: int, state: OutboxState, reason: str, now: 
         return
     row.state = state
     row.error = reason[:500]
+    row.admitted_at = None
+    _hand_back(row)
     session.add(row)
     kind = EventKind.CHASE_STOPPED if state is OutboxState.CANCELLED else EventKind.NOT_SENT
     record_event(
@@ -218,15 +333,9 @@ def finish(session: Session, row_id: int, state: OutboxState, reason: str, now: 
     )
 
 
-def sent_times(session: Session, recipient: str, since: datetime) -> list[datetime]:
-    """When messages to ``recipient`` were sent since ``since`` (for the hourly rate)."""
-    rows = session.exec(
-        select(OutboundMessage.sent_at)
-        .where(OutboundMessage.recipient == recipient)
-        .where(col(OutboundMessage.sent_at).is_not(None))
-        .where(col(OutboundMessage.sent_at) > since)
-    ).all()
-    return [t for t in rows if t is not None]
+def _hand_back(row: OutboundMessage) -> None:
+    row.taken_by = None
+    row.taken_until = None
 
 
 def failures(session: Session) -> Sequence[OutboundMessage]:

@@ -46,8 +46,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def _utc(nullable: bool = False) -> Any:
-    return Field(sa_column=sa.Column(UtcDateTime(), nullable=nullable))
+def _utc(nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=sa.Column(UtcDateTime(), nullable=nullable, index=index))
 
 
 def _enum(kind: type[StrEnum], length: int) -> Any:
@@ -360,6 +360,11 @@ class OutboundMessage(SQLModel, table=True):
     filed_at: datetime | None = _utc(nullable=True)
     # The composed copy (``sealed``) removed under the retention policy (added in 0004).
     purged_at: datetime | None = _utc(nullable=True)
+    # Several senders share the outbox (records/outbox.py, added in 0005): the sender working
+    # on the row and until when; and when the row took its place in the recipient's rate.
+    taken_by: str | None = Field(default=None, max_length=200)
+    taken_until: datetime | None = _utc(nullable=True)
+    admitted_at: datetime | None = _utc(nullable=True, index=True)  # the last hour's, counted
 
 
 class ChaseState(StrEnum):

@@ -14,9 +14,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
@@ -141,13 +140,3 @@ def compose(
     if reply.html:
         message.add_alternative(reply.html, subtype="html", cte="quoted-printable")
     return message
-
-
-def next_send_time(sent: Sequence[datetime], now: datetime, per_hour: int) -> datetime:
-    """When the next message to one recipient may go, given the times of those sent to it:
-    at most ``per_hour`` in any hour, so a loop or a flood never becomes a mail storm."""
-    hour_ago = now - timedelta(hours=1)
-    recent = sorted(t for t in sent if t > hour_ago)
-    if len(recent) < per_hour:
-        return now
-    return recent[len(recent) - per_hour] + timedelta(hours=1)

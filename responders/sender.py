@@ -1,12 +1,15 @@
-"""The outbox sender: takes due rows with a lease, composes, sends, files a copy.
+"""The outbox sender: takes due rows one at a time, composes, sends, files a copy.
 
-Per row, in this order (each step its own transaction, so a stop anywhere is safe):
+Every daemon runs one; they share the outbox by taking rows (``outbox.take_due``: ``FOR
+UPDATE SKIP LOCKED``, then marked as this sender's for a while). Per row, in this order (each
+step its own transaction, so a stop anywhere is safe):
 
-1. still wanted? (a chase whose case was answered, decided or closed, or whose address
-   bounced, is cancelled); recipient allow-listed? (else refused, never sent); within the
-   per-recipient hourly rate? (else it waits, ``not_before``);
+1. taken; still wanted? (a chase whose case was answered, decided or closed, or whose address
+   bounced, is cancelled); recipient allow-listed? (else refused, never sent); admitted to
+   the per-recipient hourly rate? (else it waits, ``not_before``);
 2. composed once, and the bytes kept sealed on the row: a resend sends the same bytes;
-3. MAIL FROM, RCPT TO, then ``begin_data`` notes the DATA exchange, then DATA;
+3. MAIL FROM, RCPT TO, then ``begin_data`` notes the DATA exchange (if the row is still this
+   sender's), then DATA;
 4. ``sent``; then ``filing`` is noted and a copy goes to the mailbox's Sent folder, and the
    row is ``filed``. Only a row found in ``filing`` (a stop came after the APPEND began) has the
    folder searched for its Message-ID first: a search on every copy would read a Sent folder
@@ -30,21 +33,13 @@ from records.database import Database
 from records.sealing import Sealer
 from records.tables import Case, OutboundMessage, OutboxState
 from responders.chasing import why_stop
-from responders.compose import (
-    WIRE,
-    RecipientRefused,
-    ReplyKind,
-    check_recipient,
-    next_send_time,
-)
+from responders.compose import WIRE, RecipientRefused, ReplyKind, check_recipient
 from responders.replies import ReplyComposer
 from responders.settings import ReplySettings
 from responders.transport import SendDeferred, SendRefused, Transport
 
 log = logging.getLogger(__name__)
 
-# Rows looked at in one go; a pass goes on until none is due.
-BATCH = 50
 # After a passing failure: 1, 2, 4 ... minutes, at most an hour.
 RETRY_FIRST = timedelta(minutes=1)
 RETRY_LAST = timedelta(hours=1)
@@ -55,7 +50,6 @@ Clock = Callable[[], datetime]
 
 @dataclass(slots=True)
 class SendReport:
-    busy: bool = False
     sent: int = 0
     filed: int = 0
     waiting: int = 0  # held back by the rate, or to be retried
@@ -91,16 +85,15 @@ class OutboxSender:
         self.sent_copies = sent_copies if sent_folder else None
         self.sent_folder = sent_folder
         self.stop = stop
-        self.lease = leases.HeldLease(db, outbox.OUTBOX_LEASE)
+        self.holder = leases.process_holder()
 
-    def release_lease(self) -> None:
-        self.lease.release()
+    def release(self) -> None:
+        """Hand back the rows this sender was working on (the daemon stops)."""
+        with self.db.session() as session:
+            outbox.let_go(session, self.holder)
 
     def run_pass(self) -> SendReport:
         report = SendReport()
-        if not self.lease.take():
-            report.busy = True
-            return report
         try:
             self._send_due(report)
             self._file_copies(report)
@@ -111,36 +104,35 @@ class OutboxSender:
     # -- sending ---------------------------------------------------------------------------
 
     def _send_due(self, report: SendReport) -> None:
-        seen: set[int] = set()
+        done: set[int] = set()
         while not self.stop():
-            with self.db.session() as session:
-                rows = [r.id for r in outbox.due(session, self.clock(), BATCH) if r.id not in seen]
-            if not rows:
+            try:
+                row_id = self._send_one(done, report)
+            except SendDeferred as err:
+                report.unavailable = str(err)
+                log.warning("sending stopped: %s", err)
                 return
-            for row_id in rows:
-                assert row_id is not None
-                seen.add(row_id)
-                if self.stop() or not self.lease.keep():
-                    return
-                try:
-                    self._send_one(row_id, report)
-                except SendDeferred as err:
-                    report.unavailable = str(err)
-                    log.warning("sending stopped: %s", err)
-                    return
+            if row_id is None:
+                return
 
-    def _send_one(self, row_id: int, report: SendReport) -> None:
+    def _send_one(self, done: set[int], report: SendReport) -> int | None:
+        """Take the next due row and send it; its id, or None when nothing is left to take."""
         now = self.clock()
         with self.db.session() as session:
-            row = outbox.locked(session, row_id)
-            if row.state not in outbox.PENDING_STATES:
-                return
+            row = outbox.take_due(
+                session, self.holder, now, leases.wall_clock(), leases.holder_is_dead, done
+            )
+            if row is None:
+                return None
+            assert row.id is not None
+            row_id = row.id
+            done.add(row_id)
             if not self._may_send(session, row, now, report):
-                return
+                return row_id
             raw = self._composed(session, row, now, report)
             if raw is None:
-                return
-            key, recipient = row.key, row.recipient
+                return row_id
+            key, recipient, kind = row.key, row.recipient, row.kind
         try:
             sent = self.transport.send(
                 key,
@@ -154,7 +146,7 @@ class OutboxSender:
                 outbox.finish(session, row_id, OutboxState.FAILED, str(err), self.clock())
             report.ended += 1
             log.error("reply refused by the server", extra={"outbox": row_id, "why": str(err)})
-            return
+            return row_id
         except SendDeferred as err:
             with self.db.session() as session:
                 attempts = outbox.locked(session, row_id).attempts
@@ -166,11 +158,12 @@ class OutboxSender:
             with self.db.session() as session:
                 outbox.mark_sent(session, row_id, self.clock())
             report.sent += 1
-            log.info("reply sent", extra={"outbox": row_id, "kind": row.kind})
+            log.info("reply sent", extra={"outbox": row_id, "kind": kind})
+        return row_id
 
     def _begin_data(self, row_id: int) -> bool:
         with self.db.session() as session:
-            return outbox.begin_data(session, row_id)
+            return outbox.begin_data(session, row_id, self.holder)
 
     def _may_send(
         self, session: Session, row: OutboundMessage, now: datetime, report: SendReport
@@ -188,11 +181,8 @@ class OutboxSender:
             report.ended += 1
             log.error("reply refused: recipient not allow-listed", extra={"outbox": row.id})
             return False
-        if row.state == OutboxState.SENDING:
-            return True  # it was under way when we stopped: it counted in the rate then
-        sent = outbox.sent_times(session, row.recipient, now - timedelta(hours=1))
-        when = next_send_time(sent, now, self.settings.per_recipient_per_hour)
-        if when > now:
+        when = outbox.admit(session, row, now, self.settings.per_recipient_per_hour)
+        if when is not None:
             outbox.defer(session, row.id, when, "per-recipient hourly rate reached", failed=False)
             report.waiting += 1
             return False
@@ -236,25 +226,24 @@ class OutboxSender:
     def _file_copies(self, report: SendReport) -> None:
         if self.sent_copies is None:
             return
+        done: set[int] = set()
         while not self.stop():
             with self.db.session() as session:
-                waiting = [
-                    (r.id, r.message_id, outbox.composed_bytes(r, self.sealer))
-                    for r in outbox.awaiting_filing(session, BATCH)
-                ]
-            if not waiting:
-                return
-            for row_id, message_id, raw in waiting:
-                if self.stop():
+                row = outbox.take_unfiled(
+                    session, self.holder, leases.wall_clock(), leases.holder_is_dead, done
+                )
+                if row is None:
                     return
-                assert row_id is not None
-                with self.db.session() as session:
-                    tried = outbox.begin_filing(session, row_id)
-                try:
-                    self.sent_copies.keep_copy(self.sent_folder, raw, message_id, look_first=tried)
-                except MailboxError as err:
-                    log.warning("copy not filed in the Sent folder: %s", err)
-                    return  # the next pass tries again: the reply itself went
-                with self.db.session() as session:
-                    outbox.mark_filed(session, row_id, self.clock())
-                report.filed += 1
+                assert row.id is not None
+                row_id, message_id = row.id, row.message_id
+                done.add(row_id)
+                raw = outbox.composed_bytes(row, self.sealer)
+                tried = outbox.begin_filing(session, row_id)
+            try:
+                self.sent_copies.keep_copy(self.sent_folder, raw, message_id, look_first=tried)
+            except MailboxError as err:
+                log.warning("copy not filed in the Sent folder: %s", err)
+                return  # the next pass tries again: the reply itself went
+            with self.db.session() as session:
+                outbox.mark_filed(session, row_id, self.clock())
+            report.filed += 1

@@ -360,6 +360,7 @@ class Received:
     rcpt_tos: tuple[str, ...]
     data: bytes
     at: float  # when the DATA exchange ended (time.time()): bench/reply.py's latency
+    began: float  # when its DATA exchange began (several senders overlap)
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -383,6 +384,7 @@ class SmtpSink:
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        began = time.time()
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
         with self._lock:
@@ -392,6 +394,7 @@ class SmtpSink:
                     tuple(envelope.rcpt_tos),
                     bytes(envelope.content),
                     time.time(),
+                    began,
                 )
             )
         return "250 OK"

@@ -177,14 +177,16 @@ def test_a_stopped_mailbox_alerts_once_and_health_and_metrics_say_so(
     mailbox = MaildirMailbox(site.inbox).name
     daemon = site.start_daemon(stderr=daemon_log.fileno())
     try:
-        # Everything taken, and both acknowledgements sent.
+        # Everything taken, both acknowledgements sent, and the pass that took them ended
+        # (the sending thread may send them before the reading pass notes its end).
         def all_taken() -> Samples | None:
             if _get(port, "/metrics")[0] != 200:
                 return None
             samples = _metrics(port)
             received = _value(samples, "mappa_intake_messages_received_total", mailbox=mailbox)
             sent = _value(samples, "mappa_intake_replies_sent_total", kind="acknowledgement")
-            return samples if received == 3 and sent == 2 else None
+            read = _value(samples, "mappa_intake_mailbox_last_read_age_seconds", mailbox=mailbox)
+            return samples if received == 3 and sent == 2 and read is not None else None
 
         samples = _wait_for("three messages taken, two replies sent", all_taken, 90, log)
         cases = site.cli("cases", "--json").json_lines()

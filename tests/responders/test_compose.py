@@ -8,6 +8,7 @@ import pytest
 
 from intake.automatic import OwnMail, classify
 from intake.envelope import our_message_id, read_headers
+from records.outbox import next_send_time
 from responders.compose import (
     MAX_REFERENCES,
     RecipientRefused,
@@ -16,7 +17,6 @@ from responders.compose import (
     Sender,
     Thread,
     compose,
-    next_send_time,
 )
 
 SENDER = Sender(
