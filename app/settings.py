@@ -213,6 +213,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Our receiving server's authserv-id: only its topmost Authentication-Results counts.",
     ),
     Setting(
+        "senders.received_by",
+        "own-server",
+        "Who receives our mail from the internet: own-server (its header names"
+        " senders.authserv_id) or exchange-online (the topmost header, which Exchange Online"
+        " writes without an authserv-id; mail marked internal by Exchange is trusted too)."
+        " See exchange-online.md.",
+    ),
+    Setting(
         "outgoing.kind",
         "maildir",
         "How replies leave: smtp, or maildir (written to a local Maildir, as the demo does).",
@@ -500,6 +508,7 @@ _CHOICES = {
     "smtp.auth": ("password", "entra"),
     "outgoing.kind": ("smtp", "maildir"),
     "smtp.security": ("tls", "starttls", "none"),
+    "senders.received_by": ("own-server", "exchange-online"),
 }
 
 

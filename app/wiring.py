@@ -142,6 +142,7 @@ def screening_from(settings: Settings) -> ScreeningPolicy:
         trust=TrustPolicy(
             allowed_domains=allowed_domains(settings),
             authserv_id=str(settings["senders.authserv_id"]),
+            received_by=str(settings["senders.received_by"]),
         ),
         own=OwnMail(message_id_domain=domain_of(address), addresses=(address,)),
         max_message_bytes=int(settings["limits.max_message_mb"]) * MIB,

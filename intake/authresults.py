@@ -7,6 +7,19 @@
 
 Comments (in parentheses) are dropped, quoted strings kept whole; anything the grammar does
 not allow makes the header unusable (``None``), never an exception.
+
+Exchange Online (Exchange Online Protection) writes its header without the authserv-id that
+RFC 8601 requires, and with two more departures from the grammar::
+
+    Authentication-Results: spf=pass (sender IP is 192.0.2.25)
+        smtp.mailfrom=police.scot; southlanarkshire.gov.uk; dkim=pass (signature was
+        verified) header.d=police.scot;dmarc=pass action=none
+        header.from=police.scot;compauth=pass reason=100
+
+A header that opens with a result is read with an empty ``authserv_id``; a lone word between
+semicolons (the receiving domain) is passed over, and a piece that is only properties
+(``header.from=...`` after a stray semicolon) belongs to the result before it. These readings
+can only find results the header states: a result that is not "pass" stays one.
 """
 
 from __future__ import annotations
@@ -92,14 +105,18 @@ def _method(text: str) -> MethodResult | None:
     method, result = tokens[0].split("=", 1)
     method = method.split("/", 1)[0].strip().lower()  # "dkim/1" -> "dkim"
     properties: dict[str, str] = {}
-    for token in tokens[1:]:
-        if "=" not in token:
-            continue  # tolerated: stray words some servers emit
-        name, value = token.split("=", 1)
-        properties[name.strip().lower()] = _unquote(value.strip())
+    _properties(tokens[1:], properties)
     if not method or not result:
         return None
     return MethodResult(method, _unquote(result).lower(), properties)
+
+
+def _properties(tokens: list[str], into: dict[str, str]) -> None:
+    for token in tokens:
+        if "=" not in token:
+            continue  # tolerated: stray words some servers emit ("action=none" is kept)
+        name, value = token.split("=", 1)
+        into[name.strip().lower()] = _unquote(value.strip())
 
 
 def parse(header: str) -> AuthResults | None:
@@ -110,12 +127,26 @@ def parse(header: str) -> AuthResults | None:
     head = pieces[0].split()
     if not head:
         return None
+    if "=" in head[0]:  # no authserv-id: Exchange Online's form
+        authserv_id, rest = "", pieces
+    else:
+        authserv_id, rest = _unquote(head[0]).lower(), pieces[1:]
     results: list[MethodResult] = []
-    for piece in pieces[1:]:
-        if not piece.strip() or piece.strip().lower() == "none":
+    for piece in rest:
+        words = piece.split()
+        if not words or (len(words) == 1 and "=" not in words[0]):
+            continue  # empty, "none", or a lone domain between semicolons
+        if results and _is_property(words[0]):
+            _properties(words, results[-1].properties)
             continue
         found = _method(piece.strip())
         if found is None:
             return None
         results.append(found)
-    return AuthResults(_unquote(head[0]).lower(), tuple(results))
+    return AuthResults(authserv_id, tuple(results))
+
+
+def _is_property(word: str) -> bool:
+    """``header.from=...``: a ptype.property (method names have no dot)."""
+    name = word.split("=", 1)[0]
+    return "=" in word and "." in name

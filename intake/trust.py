@@ -4,10 +4,21 @@ Two conditions, both needed:
 
 1. the From address is in an allow-listed secure domain (or a sub-domain of one);
 2. the **topmost** ``Authentication-Results`` header written by our own receiving server
-   (``authserv_id``) says DMARC passed for that domain, or, failing a DMARC result, that SPF
-   and DKIM both passed for domains aligned with it. Only the topmost one counts: our server
-   adds its header on top, so one further down was written before it (by the sender or a
-   relay) and may say anything (RFC 8601 §5).
+   says DMARC passed for that domain, or, failing a DMARC result, that SPF and DKIM both
+   passed for domains aligned with it. Only the topmost one counts: our server adds its
+   header on top, so one further down was written before it (by the sender or a relay) and
+   may say anything (RFC 8601 §5).
+
+Which header is our receiving server's (``received_by``):
+
+* ``own-server``: the topmost one naming our server's ``authserv_id``;
+* ``exchange-online``: the topmost one of all, which must be in Exchange Online's own form
+  (no authserv-id; intake/authresults.py). Exchange Online Protection adds it on top of every
+  message it receives from outside, so a header a sender wrote sits below it. Mail sent inside
+  the organisation carries no such result; Exchange marks it
+  ``X-MS-Exchange-Organization-AuthAs: Internal``, and that header is one Exchange removes
+  from every message arriving from outside (its "header firewall"), so only Exchange can
+  have written it.
 """
 
 from __future__ import annotations
@@ -18,11 +29,16 @@ from dataclasses import dataclass
 from intake.authresults import AuthResults, MethodResult, parse
 from intake.envelope import Headers, domain_of
 
+OWN_SERVER = "own-server"
+EXCHANGE_ONLINE = "exchange-online"
+_AUTH_AS = "X-MS-Exchange-Organization-AuthAs"
+
 
 @dataclass(frozen=True, slots=True)
 class TrustPolicy:
     allowed_domains: tuple[str, ...]
     authserv_id: str
+    received_by: str = OWN_SERVER
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +82,20 @@ def ours_on_top(headers: Sequence[str], authserv_id: str) -> AuthResults | None:
     return None
 
 
+def exchange_online_on_top(headers: Sequence[str]) -> AuthResults | None:
+    """The topmost header, if it is readable and in Exchange Online's form (no authserv-id);
+    else None: a header with an authserv-id on top was not written by Exchange Online."""
+    if not headers:
+        return None
+    found = parse(headers[0])
+    return found if found is not None and not found.authserv_id else None
+
+
+def _sent_internally(headers: Headers) -> bool:
+    marks = [str(v).strip().lower() for v in headers.raw.get_all(_AUTH_AS) or []]
+    return marks == ["internal"]
+
+
 def _passes(results: list[MethodResult], prop: str, domain: str, policy: TrustPolicy) -> bool:
     for result in results:
         if result.result != "pass":
@@ -84,10 +114,15 @@ def judge(headers: Headers, policy: TrustPolicy) -> TrustVerdict:
     domain = domain_of(senders[0])
     if allowed_root(domain, policy) is None:
         return TrustVerdict(False, f"sender domain {domain} is not allow-listed")
-    results = ours_on_top(
-        [str(v) for v in headers.raw.get_all("Authentication-Results") or []],
-        policy.authserv_id,
-    )
+    found = [str(v) for v in headers.raw.get_all("Authentication-Results") or []]
+    if policy.received_by == EXCHANGE_ONLINE:
+        if _sent_internally(headers):
+            return TrustVerdict(True, "sent inside our Exchange Online organisation")
+        results = exchange_online_on_top(found)
+        if results is None:
+            return TrustVerdict(False, "no readable Authentication-Results from Exchange Online")
+        return _authenticated(results, domain, policy)
+    results = ours_on_top(found, policy.authserv_id)
     if results is None:
         return TrustVerdict(False, f"no readable Authentication-Results from {policy.authserv_id}")
     return _authenticated(results, domain, policy)

@@ -43,6 +43,15 @@ def auth_results(
     return f"{authserv}; {result}"
 
 
+def exchange_online_results(domain: str = "police.scot", dmarc: str = "pass") -> str:
+    """An Authentication-Results header as Exchange Online writes it: no authserv-id."""
+    return (
+        f"spf=pass (sender IP is 192.0.2.25) smtp.mailfrom={domain}; dkim=pass (signature"
+        f" was verified) header.d={domain};dmarc={dmarc} action=none header.from={domain};"
+        "compauth=pass reason=100"
+    )
+
+
 def simple_message(
     *,
     sender: str = "Ailsa Brodie <ailsa.brodie@police.scot>",

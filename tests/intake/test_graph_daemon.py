@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.entra import CLIENT_ID, CLIENT_SECRET, MAILBOX_USER
-from tests.intake.mail import fixture_message, with_headers
+from tests.intake.mail import exchange_online_results, fixture_message, with_headers
 from tests.intake.rig_graph import graph_rig
 from tests.intake.site import Site
 
@@ -32,19 +32,48 @@ def test_the_daemon_reads_an_exchange_online_mailbox(tmp_path: Path) -> None:
             "ca_file": str(rig.entra.ca_file),
             "folder": "Inbox",
         }
+        # Exchange Online receives the council's mail: its own header form is the one read.
+        site.settings["senders"] = {"received_by": "exchange-online"}
         site.write_config()
-        form = fixture_message("notification-in-text-body.eml")
-        rig.deliver(with_headers(form, Message_ID="<graph-daemon.1@police.scot>"))
+        form = with_headers(
+            fixture_message("notification-in-text-body.eml"),  # from Justice Social Work
+            Authentication_Results=exchange_online_results("southlanarkshire.gov.uk"),
+        )
+        rig.deliver(with_headers(form, Message_ID="<graph-daemon.1@southlanarkshire.gov.uk>"))
         env = {"MAPPA_TEST_ENTRA_SECRET": CLIENT_SECRET}
         first = site.cli("run", "--once", extra_env=env)
         assert first.code == 0, first.stderr
-        rig.deliver(with_headers(form, Message_ID="<graph-daemon.2@police.scot>"))
+        rig.deliver(with_headers(form, Message_ID="<graph-daemon.2@southlanarkshire.gov.uk>"))
+        # Sent inside the council's tenant: no result, Exchange's internal mark.
+        rig.deliver(
+            with_headers(
+                form,
+                remove=("Authentication-Results",),
+                X_MS_Exchange_Organization_AuthAs="Internal",
+                Message_ID="<graph-daemon.3@southlanarkshire.gov.uk>",
+            )
+        )
+        # A header in our own server's form is not Exchange Online's: quarantined.
+        rig.deliver(
+            with_headers(
+                form,
+                Authentication_Results="mx.southlanarkshire.gov.uk; dmarc=pass"
+                " header.from=southlanarkshire.gov.uk",
+                Message_ID="<graph-daemon.4@southlanarkshire.gov.uk>",
+            )
+        )
         second = site.cli("run", "--once", extra_env=env)  # a new process: the saved delta link
         assert second.code == 0, second.stderr
         cases = site.cli("cases", "--json").json_lines()
         messages = sorted(m for case in cases for m in case["messages"])  # type: ignore[union-attr]
-        assert messages == ["<graph-daemon.1@police.scot>", "<graph-daemon.2@police.scot>"]
-        assert (rig.count("inbox"), rig.count("processed")) == (0, 2)
+        assert messages == [
+            "<graph-daemon.1@southlanarkshire.gov.uk>",
+            "<graph-daemon.2@southlanarkshire.gov.uk>",
+            "<graph-daemon.3@southlanarkshire.gov.uk>",
+        ]
+        [held] = site.cli("quarantine", "list", "--json").json_lines()
+        assert "Exchange Online" in str(held["reason"])
+        assert (rig.count("inbox"), rig.count("processed")) == (0, 3)
         # The token's expiry is noted for status and /metrics (Entra gives 3599 s).
         [status] = site.cli("status", "--json").json_lines()
         [mailbox] = status["mailboxes"]  # type: ignore[misc]

@@ -6,8 +6,8 @@ import pytest
 
 from intake.authresults import parse
 from intake.envelope import read_headers
-from intake.trust import TrustPolicy, judge
-from tests.intake.mail import AUTHSERV, simple_message
+from intake.trust import EXCHANGE_ONLINE, TrustPolicy, judge
+from tests.intake.mail import AUTHSERV, exchange_online_results, simple_message
 
 POLICY = TrustPolicy(
     allowed_domains=("police.scot", "sps.gov.uk", "nhs.scot"), authserv_id=AUTHSERV
@@ -140,10 +140,33 @@ def test_two_from_addresses_are_not_trusted() -> None:
             ),
         ),
         ("mx.example 1; none", ("mx.example", [])),
+        (
+            # Exchange Online: no authserv-id, the receiving domain alone between semicolons,
+            # and a result's property after a stray semicolon.
+            "spf=pass (sender IP is 192.0.2.25) smtp.mailfrom=police.scot;"
+            " southlanarkshire.gov.uk; dkim=pass (signature was verified)"
+            " header.d=police.scot;dmarc=pass action=none;"
+            " header.from=police.scot;compauth=pass reason=100",
+            (
+                "",
+                [
+                    ("spf", "pass", {"smtp.mailfrom": "police.scot"}),
+                    ("dkim", "pass", {"header.d": "police.scot"}),
+                    ("dmarc", "pass", {"action": "none", "header.from": "police.scot"}),
+                    ("compauth", "pass", {"reason": "100"}),
+                ],
+            ),
+        ),
         ("mx.example; dmarc=pass (unclosed", None),
         ("", None),
     ],
-    ids=["two methods with comment and quotes", "none with version", "unclosed comment", "empty"],
+    ids=[
+        "two methods with comment and quotes",
+        "none with version",
+        "exchange online's form",
+        "unclosed comment",
+        "empty",
+    ],
 )
 def test_parse_authentication_results(header: str, expected: object) -> None:
     parsed = parse(header)
@@ -155,3 +178,94 @@ def test_parse_authentication_results(header: str, expected: object) -> None:
         parsed.authserv_id,
         [(r.method, r.result, r.properties) for r in parsed.results],
     ) == expected
+
+
+# -- mail received by Exchange Online -----------------------------------------------------
+
+EXO = TrustPolicy(
+    allowed_domains=("police.scot", "southlanarkshire.gov.uk"),
+    authserv_id=AUTHSERV,
+    received_by=EXCHANGE_ONLINE,
+)
+EXO_PASS = exchange_online_results()
+EXO_FAIL = (
+    "spf=fail (sender IP is 198.51.100.7) smtp.mailfrom=police.scot; dkim=none (message"
+    " not signed) header.d=none;dmarc=fail action=oreject header.from=police.scot;compauth=fail"
+    " reason=000"
+)
+COLLEAGUE = "Rhona Baird <rhona.baird@southlanarkshire.gov.uk>"
+INTERNAL = "X-MS-Exchange-Organization-AuthAs: Internal"
+
+
+def _exo_verdict(*results: str, sender: str = OFFICER, extra: tuple[str, ...] = ()) -> str:
+    raw = _message(*results, sender=sender)
+    for header in extra:
+        raw = f"{header}\r\n".encode() + raw
+    verdict = judge(read_headers(raw), EXO)
+    return ("trusted: " if verdict.trusted else "untrusted: ") + verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("results", "sender", "extra", "expected"),
+    [
+        ([EXO_PASS], OFFICER, (), "trusted: DMARC passed"),
+        ([EXO_FAIL, EXO_PASS], OFFICER, (), "untrusted: DMARC did not pass (fail) for police.scot"),
+        (
+            [exchange_online_results(dmarc="bestguesspass")],
+            OFFICER,
+            (),
+            "untrusted: DMARC did not pass (bestguesspass) for police.scot",
+        ),
+        (
+            # A header with an authserv-id on top was not written by Exchange Online.
+            [f"{AUTHSERV}; dmarc=pass header.from=police.scot", EXO_PASS],
+            OFFICER,
+            (),
+            "untrusted: no readable Authentication-Results from Exchange Online",
+        ),
+        ([], OFFICER, (), "untrusted: no readable Authentication-Results from Exchange Online"),
+        ([], COLLEAGUE, (INTERNAL,), "trusted: sent inside our Exchange Online organisation"),
+        (
+            [],
+            COLLEAGUE,
+            ("X-MS-Exchange-Organization-AuthAs: Anonymous",),
+            "untrusted: no readable Authentication-Results from Exchange Online",
+        ),
+        (
+            [],
+            COLLEAGUE,
+            (INTERNAL, "X-MS-Exchange-Organization-AuthAs: Anonymous"),
+            "untrusted: no readable Authentication-Results from Exchange Online",
+        ),
+        (
+            [],
+            "Pat Gowan <pat.gowan@example.com>",
+            (INTERNAL,),
+            "untrusted: sender domain example.com is not allow-listed",
+        ),
+    ],
+    ids=[
+        "dmarc pass",
+        "forged pass below exchange online's fail",
+        "best-guess pass is not a pass",
+        "another server's header on top",
+        "no header",
+        "internal mail",
+        "anonymous is not internal",
+        "two marks",
+        "internal but not allow-listed",
+    ],
+)
+def test_trust_of_mail_received_by_exchange_online(
+    results: list[str], sender: str, extra: tuple[str, ...], expected: str
+) -> None:
+    assert _exo_verdict(*results, sender=sender, extra=extra) == expected
+
+
+def test_our_own_server_ignores_exchange_online_headers_and_marks() -> None:
+    raw = f"{INTERNAL}\r\n".encode() + _message(EXO_PASS)
+    verdict = judge(read_headers(raw), POLICY)
+    assert (verdict.trusted, verdict.reason) == (
+        False,
+        f"no readable Authentication-Results from {AUTHSERV}",
+    )
