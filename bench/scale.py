@@ -306,7 +306,7 @@ def _note_holders(
 ) -> None:
     for mailbox, holder in db.execute("SELECT mailbox, holder FROM mailbox_lease").fetchall():
         if not str(mailbox).startswith("maildir:"):
-            continue  # the outbox's lease
+            continue  # not one of the bench's mailboxes
         number = numbers.get(_pid(str(holder)), 0)
         seen = holders.setdefault(Path(str(mailbox)).name, [])
         if number and (not seen or seen[-1] != number):

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.console.axe import violations
 from tests.console.conftest import (
@@ -113,12 +114,12 @@ def test_the_whole_approval_flow_works_with_the_keyboard_alone(
     page.keyboard.type("fictional passphrase for tests")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.get_by_role("heading", name="Queue").is_visible()
+    expect(page.get_by_role("heading", name="Queue")).to_be_visible()
 
     tab_to(page, re.compile(f"^{ref}$"))
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.get_by_role("heading", name=re.compile(ref)).is_visible()
+    expect(page.get_by_role("heading", name=re.compile(ref))).to_be_visible()
 
     tab_to(page, re.compile("^Show the reply"))
     with page.expect_navigation():

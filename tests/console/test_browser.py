@@ -9,6 +9,7 @@ from email.parser import BytesParser
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import FIXTURES
 from tests.console.conftest import (
@@ -31,7 +32,7 @@ def test_the_coordinator_corrects_a_field_edits_the_reply_and_it_reaches_the_age
 ) -> None:
     console_site.add_user("ann", "coordinator", "Ann Fictional")
     log_in(page, console_site.base_url, "ann")
-    assert page.get_by_role("heading", name="Queue").is_visible()
+    expect(page.get_by_role("heading", name="Queue")).to_be_visible()
     # The queue: counts at the top, the most urgent first (a missed deadline).
     assert page.locator(".count.missed .number").inner_text().isdigit()
     first = page.locator("table.queue tbody tr").first
@@ -46,7 +47,7 @@ def test_the_coordinator_corrects_a_field_edits_the_reply_and_it_reaches_the_age
 
     ref = ref_of(console_site, message_id("referral-l3-missing-manager.eml"))
     page.get_by_role("link", name=ref).click()
-    assert page.get_by_role("heading", name=re.compile(ref)).is_visible()
+    expect(page.get_by_role("heading", name=re.compile(ref))).to_be_visible()
     # The Word form drawn beside the fields: the surname read from it is in its text.
     surname = page.locator("#field-person\\.surname td.value").inner_text().strip()
     assert surname and surname in page.locator(".document .docx").inner_text()
@@ -149,7 +150,7 @@ def test_a_read_only_user_sees_but_cannot_decide(console_site: ConsoleSite, page
     log_in(page, console_site.base_url, "rita")
     ref = ref_of(console_site, message_id("referral-l2-docx-with-documents.eml"))
     page.goto(f"{console_site.base_url}/cases/{ref}")
-    assert page.get_by_role("heading", name="Extracted fields").is_visible()
+    expect(page.get_by_role("heading", name="Extracted fields")).to_be_visible()
     assert page.get_by_role("button", name="Show the reply").count() == 0
     assert page.get_by_role("button", name=re.compile("Keep the correction")).count() == 0
     # Posting the decision anyway, with the session's own CSRF token, is refused.
@@ -167,7 +168,7 @@ def test_a_read_only_user_sees_but_cannot_decide(console_site: ConsoleSite, page
         }""",
             [ref, token],
         )
-    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     assert decisions_on(console_site, ref) == 0
     assert ("refused", f"/cases/{ref}/decide") in [
         (a, t) for a, t, _at in audit_rows(console_site, "rita")
@@ -179,14 +180,14 @@ def test_an_expired_session_sends_the_user_to_log_in_again(
 ) -> None:
     console_site.add_user("eve", "coordinator", "Eve Expired")
     log_in(page, console_site.base_url, "eve")
-    assert page.get_by_role("heading", name="Queue").is_visible()
+    expect(page.get_by_role("heading", name="Queue")).to_be_visible()
     # Idle past the limit (30 minutes by default).
     console_site.execute(
         "UPDATE console_session SET last_seen_at = '2000-01-01 00:00:00' WHERE user_id ="
         " (SELECT id FROM console_user WHERE name = 'eve')"
     )
     page.reload()
-    assert page.get_by_role("heading", name="Log in").is_visible()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     assert "session has ended" in page.locator(".notice").inner_text()
 
 
@@ -200,7 +201,7 @@ def test_a_form_without_the_csrf_token_or_from_another_site_is_refused(
     page.goto(f"{console_site.base_url}/cases/{ref}")
     page.locator("form.decide input[name=csrf_token]").evaluate("e => e.value = 'forged'")
     page.get_by_role("button", name="Show the reply").click()
-    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     # Another site's page posting to the console, in the same browser.
     evil = (
         f'<form method="post" action="{console_site.base_url}/cases/{ref}/decide">'
@@ -236,8 +237,8 @@ def test_repeated_wrong_passwords_lock_the_account(console_site: ConsoleSite, pa
     console_site.add_user("lou", "coordinator", "Lou Locked")
     for _ in range(5):
         log_in(page, console_site.base_url, "lou", "wrong password, wrong")
-        assert page.get_by_role("alert").is_visible()
+        expect(page.get_by_role("alert")).to_be_visible()
     log_in(page, console_site.base_url, "lou")  # the right one, now refused
-    assert page.get_by_role("heading", name="Log in").is_visible()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     actions = [a for a, _t, _at in audit_rows(console_site, "lou")]
     assert actions.count("login_failed") == 6 and "locked_out" in actions

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 from records.reports import TIMELINESS, TIMESCALES, current_quarter
 from tests.console.conftest import (
@@ -47,7 +48,7 @@ def test_the_coordinator_releases_one_held_message_and_deletes_another(
 
     # The held message as it came, to judge it by.
     page.get_by_role("link", name=f"#{kept}", exact=True).click()
-    assert page.get_by_role("heading", name=f"Held message #{kept}").is_visible()
+    expect(page.get_by_role("heading", name=f"Held message #{kept}")).to_be_visible()
     assert "freemail.example" in page.locator(".headers").inner_text()
     assert "Index offence" in page.locator("pre.body").inner_text()
     page.get_by_role("link", name="Back to the quarantine").click()
@@ -87,7 +88,7 @@ def test_the_coordinator_releases_one_held_message_and_deletes_another(
 
     # Nothing is sent outside the allow-list, released or not: no acknowledgement.
     page.get_by_role("link", name="Outbox").click()
-    assert page.get_by_role("heading", name="Outbox").is_visible()
+    expect(page.get_by_role("heading", name="Outbox")).to_be_visible()
     assert ref not in page.locator("main").inner_text()
 
 
@@ -97,12 +98,12 @@ def test_a_read_only_user_sees_the_quarantine_but_cannot_act(
     console_site.add_user("ros", "read_only", "Ros Reader")
     log_in(page, console_site.base_url, "ros")
     page.goto(f"{console_site.base_url}/quarantine")
-    assert page.get_by_role("heading", name="Quarantine").is_visible()
+    expect(page.get_by_role("heading", name="Quarantine")).to_be_visible()
     assert page.get_by_role("button", name=re.compile("^Release")).count() == 0
     # Nor is the audit log theirs to read, and the console does not offer it.
     assert page.get_by_role("link", name="Audit log").count() == 0
     page.goto(f"{console_site.base_url}/audit")
-    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
 
 
 def test_a_request_goes_out_is_chased_and_the_administrator_reads_the_audit_log(
@@ -169,7 +170,7 @@ def test_the_report_agrees_with_a_recomputation_from_the_case_tables(
 
     page.get_by_role("link", name="Reports").click()
     chosen = current_quarter(datetime.now(LONDON).date())
-    assert page.get_by_role("heading", name=re.compile(chosen.name)).is_visible()
+    expect(page.get_by_role("heading", name=re.compile(chosen.name))).to_be_visible()
     assert page.locator(".chart svg").count() >= 4
     screenshot(page, "reports")
     shown = page.locator("table.timeliness").inner_text()

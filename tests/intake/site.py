@@ -5,6 +5,7 @@ a real SMTP server), with the real command line."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -135,6 +136,17 @@ class Site:
 
     def database(self) -> Database:
         return Database(self.database_url)
+
+
+def stop_daemons(daemons: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    """SIGTERM to each, then wait for all (killing one that does not stop in time)."""
+    for daemon in daemons:
+        daemon.send_signal(signal.SIGTERM)
+    for daemon in daemons:
+        try:
+            daemon.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
 
 
 def _toml(value: object) -> str:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import sqlalchemy as sa
 
 from tests.intake import imap_tools
 from tests.intake.outcomes import numbered_message, outcomes
-from tests.intake.site import Site
+from tests.intake.site import Site, stop_daemons
 from tests.servers import DOVECOT_NORTH_USER, DOVECOT_USER, Dovecot, Postgres
 
 pytestmark = pytest.mark.slow
@@ -64,13 +62,7 @@ def test_three_daemons_killed_at_random_handle_every_message_once(
             daemons[victim] = site.start_daemon()
         _wait_until_done(site, MESSAGES)
     finally:
-        for daemon in daemons:
-            daemon.send_signal(signal.SIGTERM)
-        for daemon in daemons:
-            try:
-                daemon.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+        stop_daemons(daemons)
     finish = site.run_once()
     assert finish.code == 0, finish.stderr
     _assert_exactly_once(site, dovecot)

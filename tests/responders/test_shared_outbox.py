@@ -8,8 +8,6 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -25,7 +23,7 @@ from records import outbox
 from records.database import Database
 from records.tables import OutboundMessage
 from tests.intake import imap_tools
-from tests.intake.site import Site
+from tests.intake.site import Site, stop_daemons
 from tests.responders.outbox_tools import queue_replies
 from tests.servers import Dovecot, Postgres, smtp_sink
 
@@ -199,13 +197,7 @@ def test_three_daemons_killed_at_random_send_and_file_every_reply_once(
                 daemons[victim] = site.start_daemon()
             _wait_until_filed(database, REPLIES + 1)
         finally:
-            for daemon in daemons:
-                daemon.send_signal(signal.SIGTERM)
-            for daemon in daemons:
-                try:
-                    daemon.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    daemon.kill()
+            stop_daemons(daemons)
         with database.session() as session:
             rows = session.exec(select(OutboundMessage).where(OutboundMessage.step > 0)).all()
         database.dispose()
