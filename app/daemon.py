@@ -113,11 +113,22 @@ def run_daemon(args: argparse.Namespace) -> int:
             sending.join()
     finally:
         for worker in workers:
-            worker.release_lease()
+            _hand_back(worker.release_lease)
             worker.mailbox.close()
-        sender.release()
+        _hand_back(sender.release)
         health.close()
         runtime.db.dispose()
+
+
+def _hand_back(release: Callable[[], None]) -> None:
+    """Give up a lease or taken rows on the way out. A database that is away then is no
+    reason to fail the stop: what was held runs out by itself (its expiry)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        release()
+    except DBAPIError as err:
+        log.warning("could not hand back on stopping: %s", type(err).__name__)
 
 
 def _check_distinct(mailboxes: list[Mailbox]) -> None:

@@ -1,16 +1,22 @@
-"""``mappa-intake run`` refuses to start with one line, never a traceback."""
+"""``mappa-intake run`` refuses to start with one line, never a traceback; and stops cleanly
+even when its database went away first."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from records.sealing import new_key_text
 from tests.conftest import ROOT
+from tests.intake.site import Site
+from tests.servers import Postgres
 
 REMOTE_PLAIN_IMAP = (
     '[mailbox]\nkind = "imap"\nhost = "imap.example.gov.uk"\nusername = "u"\nsecurity = "none"\n'
@@ -74,3 +80,39 @@ def test_plain_imap_to_a_remote_host_is_refused(tmp_path: Path) -> None:
     done = _run(tmp_path, REMOTE_PLAIN_IMAP, key=new_key_text(), password="x")
     assert done.returncode == 2
     assert "none is allowed only to a loopback host" in done.stderr
+
+
+def test_the_daemon_stops_cleanly_when_the_database_went_away(
+    tmp_path: Path, postgres: Postgres
+) -> None:
+    """What it held (a mailbox's lease, replies taken) cannot be handed back then: its expiry
+    hands it on, and the stop is still a clean one."""
+    name = f"gone{os.getpid()}"
+    site = Site(tmp_path / "site", postgres.create_database(name))
+    log = tmp_path / "daemon.log"
+    with log.open("wb") as stderr:
+        daemon = site.start_daemon(stderr=stderr.fileno())
+        try:
+            deadline = time.monotonic() + 60
+            while not _lease_taken(postgres, name):
+                assert daemon.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the daemon never took its mailbox"
+                time.sleep(0.2)
+            with postgres.connect() as server:
+                server.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            time.sleep(1.0)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            code = daemon.wait(timeout=60)
+    text = log.read_text()
+    assert code == 0, text
+    assert "Traceback" not in text
+    assert "could not hand back on stopping" in text
+
+
+def _lease_taken(postgres: Postgres, name: str) -> bool:
+    with psycopg.connect(postgres.url(name).replace("+psycopg", "")) as db:
+        try:
+            return db.execute("SELECT count(*) FROM mailbox_lease").fetchone() == (1,)
+        except psycopg.errors.UndefinedTable:
+            return False
