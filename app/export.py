@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.exits import EXIT_OK, EXIT_PROBLEM, fail, state_failure
-from app.settings import ConfigError, load
+from app.settings import ConfigError
 
 if TYPE_CHECKING:
     from records.export import Bundle
@@ -34,8 +34,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     from app.commands import deadline_flagger
     from app.deciding import os_user
-    from app.runtime import open_database
-    from app.wiring import sealer_from
+    from app.runtime import open_sealed_state
     from records import cases as case_records
     from records.audit import AuditAction, audit
     from records.errors import RecordsError, SealError
@@ -48,9 +47,7 @@ def run_export(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         return fail(f"{out}: no such folder {out.parent}")
     try:
-        settings = load(args.config)
-        sealer = sealer_from(settings, os.environ)
-        db = open_database(settings)
+        settings, sealer, db = open_sealed_state(args.config)
     except (ConfigError, RecordsError, DBAPIError) as err:
         return state_failure(err)
     try:

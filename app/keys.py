@@ -5,14 +5,13 @@ The keyring itself comes from ``app.wiring.sealer_from``."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from app.exits import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, fail, state_failure
-from app.settings import ConfigError, Settings, load
+from app.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
     from records.database import Database
@@ -38,14 +37,11 @@ def run_keys(args: argparse.Namespace) -> int:
 def _rotate(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import DBAPIError
 
-    from app.runtime import open_database
-    from app.wiring import sealer_from
+    from app.runtime import open_sealed_state
     from records.errors import RecordsError
 
     try:
-        settings = load(args.config)
-        sealer = sealer_from(settings, os.environ)
-        db = open_database(settings)
+        settings, sealer, db = open_sealed_state(args.config)
     except (ConfigError, RecordsError, DBAPIError) as err:
         return state_failure(err)
     try:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.settings import Settings
@@ -15,9 +16,22 @@ from app.wiring import LOCAL_ZONE
 if TYPE_CHECKING:
     from intake.processing import Clock, MessageProcessor
     from records.database import Database
+    from records.sealing import Sealer
     from responders.chasing import Chaser
     from responders.decisions import DecisionPolicy
     from responders.sender import OutboxSender
+
+
+def open_sealed_state(config: Path | None) -> tuple[Settings, Sealer, Database]:
+    """The settings, the storage keyring and the database, for a command that reads sealed
+    messages; ConfigError, RecordsError or DBAPIError when any cannot be had."""
+    import os
+
+    from app.settings import load
+    from app.wiring import sealer_from
+
+    settings = load(config)
+    return settings, sealer_from(settings, os.environ), open_database(settings)
 
 
 def make_clock(start: datetime | None) -> Clock:

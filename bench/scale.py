@@ -60,7 +60,7 @@ import psycopg  # noqa: E402
 from bench.console import _scalar, machine, restart_durable  # noqa: E402
 from bench.intake import _samples, fresh_copy  # noqa: E402
 from intake import maildir  # noqa: E402
-from tests.intake.mail import auth_results, with_headers  # noqa: E402
+from tests.intake.mail import from_untrusted_sender, with_headers  # noqa: E402
 from tests.intake.site import Site  # noqa: E402
 from tests.servers import Postgres, postgres_server  # noqa: E402
 
@@ -80,13 +80,7 @@ def messages(count: int, first: int, rng: random.Random) -> Iterator[bytes]:
     samples = _samples()
     for n in range(first, first + count):
         raw = with_headers(fresh_copy(samples[n % len(samples)], n, rng), Message_ID=message_id(n))
-        if n % UNTRUSTED_EVERY == 0:
-            raw = with_headers(
-                raw,
-                From="Pat Gowan <pat.gowan@example.com>",
-                Authentication_Results=auth_results("dmarc=pass header.from=example.com"),
-            )
-        yield raw
+        yield from_untrusted_sender(raw) if n % UNTRUSTED_EVERY == 0 else raw
 
 
 def message_id(n: int) -> str:

@@ -34,7 +34,7 @@ from intake.maildir import MaildirMailbox
 from responders.alerts import PASS_SECONDS
 from tests.conftest import FIXTURES, Run
 from tests.intake import imap_tools
-from tests.intake.mail import auth_results, fixture_message, with_headers
+from tests.intake.mail import fixture_message, from_untrusted_sender
 from tests.intake.site import Site
 from tests.servers import DOVECOT_PASSWORD, DOVECOT_USER, Dovecot, SmtpSink, free_port
 
@@ -166,14 +166,7 @@ def test_a_stopped_mailbox_alerts_once_and_health_and_metrics_say_so(
     log = tmp_path / "daemon.log"
     site.deliver(fixture_message(NOTIFICATION))
     site.deliver(fixture_message(REFERRAL))
-    site.deliver(
-        with_headers(
-            fixture_message(NOTIFICATION),
-            From="Pat Gowan <pat.gowan@example.com>",
-            Authentication_Results=auth_results("dmarc=pass header.from=example.com"),
-            Message_ID="<untrusted@example.com>",
-        )
-    )
+    site.deliver(from_untrusted_sender(fixture_message(NOTIFICATION), "<untrusted@example.com>"))
     mailbox = MaildirMailbox(site.inbox).name
     daemon = site.start_daemon(stderr=daemon_log.fileno())
     try:

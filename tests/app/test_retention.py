@@ -32,7 +32,7 @@ from records.tables import (
     StoredBlob,
 )
 from tests.app.datasite import AFTER_THE_FIXTURES, WITH_DOCUMENTS, KeyedSite, deliver_fixture
-from tests.intake.mail import auth_results, fixture_message, with_headers
+from tests.intake.mail import auth_results, fixture_message, from_untrusted_sender, with_headers
 
 pytestmark = pytest.mark.slow
 T0 = datetime(2028, 1, 31, 12, 0, tzinfo=UTC)  # AFTER_THE_FIXTURES: when the mail was taken
@@ -237,11 +237,8 @@ def test_the_daemon_enforces_retention_itself(tmp_path: Path) -> None:
     retention.quarantine_days have gone by (its clock set with --now), audited as "system"."""
     site = KeyedSite(tmp_path / "site", f"sqlite:///{tmp_path / 'mappa.db'}")
     site.deliver(
-        with_headers(
-            fixture_message("notification-in-text-body.eml"),
-            From="Pat Gowan <pat.gowan@example.com>",
-            Authentication_Results=auth_results("dmarc=pass header.from=example.com"),
-            Message_ID="<untrusted@example.com>",
+        from_untrusted_sender(
+            fixture_message("notification-in-text-body.eml"), "<untrusted@example.com>"
         )
     )
     assert site.run_once("--now", _at(0)).code == 0

@@ -43,6 +43,20 @@ def auth_results(
     return f"{authserv}; {result}"
 
 
+UNTRUSTED_SENDER = "Pat Gowan <pat.gowan@example.com>"
+
+
+def from_untrusted_sender(raw: bytes, message_id: str | None = None) -> bytes:
+    """``raw`` as sent from a domain off the allow-list (its DMARC passed: the domain alone
+    makes it untrusted), under a new Message-ID if one is given."""
+    untrusted = with_headers(
+        raw,
+        From=UNTRUSTED_SENDER,
+        Authentication_Results=auth_results("dmarc=pass header.from=example.com"),
+    )
+    return with_headers(untrusted, Message_ID=message_id) if message_id else untrusted
+
+
 def exchange_online_results(domain: str = "police.scot", dmarc: str = "pass") -> str:
     """An Authentication-Results header as Exchange Online writes it: no authserv-id."""
     return (

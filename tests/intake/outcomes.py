@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from tests.intake.mail import auth_results, fixture_message, with_headers
+from tests.intake.mail import fixture_message, from_untrusted_sender, with_headers
 from tests.intake.site import Site
 
 
@@ -19,13 +19,7 @@ def numbered_message(tag: str, n: int, untrusted_every: int) -> bytes:
     raw = with_headers(
         fixture_message("notification-in-text-body.eml"), Message_ID=f"<{tag}.{n}@police.scot>"
     )
-    if n % untrusted_every == 0:
-        raw = with_headers(
-            raw,
-            From="Pat Gowan <pat.gowan@example.com>",
-            Authentication_Results=auth_results("dmarc=pass header.from=example.com"),
-        )
-    return raw
+    return from_untrusted_sender(raw) if n % untrusted_every == 0 else raw
 
 
 @dataclass(frozen=True)

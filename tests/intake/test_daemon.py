@@ -22,6 +22,7 @@ from tests.intake.mail import (
     MESSAGES,
     auth_results,
     fixture_message,
+    from_untrusted_sender,
     simple_message,
     with_headers,
 )
@@ -130,12 +131,7 @@ def _encrypted_pdf() -> bytes:
 def _bad_messages() -> dict[str, tuple[bytes, str]]:
     """Message-ID -> (message, the words its quarantine reason must contain)."""
     base = fixture_message(BASE)
-    untrusted = with_headers(
-        base,
-        From="Pat Gowan <pat.gowan@example.com>",
-        Authentication_Results=auth_results("dmarc=pass header.from=example.com"),
-        Message_ID="<untrusted@example.com>",
-    )
+    untrusted = from_untrusted_sender(base, "<untrusted@example.com>")
     dmarc_fail = with_headers(
         base,
         Authentication_Results=auth_results("dmarc=fail header.from=police.scot"),
